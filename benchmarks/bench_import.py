@@ -1,0 +1,162 @@
+"""Import + validation of every real 1m kline file, against pandas doing the same work.
+
+Ours: `autoperp.data.readers.read_file` -> `import_frames` (every validation rule, then Parquet writes
+into a fresh store). Baseline: `pandas.read_csv` (`read_feather` for feather files) plus the same checks
+written in idiomatic vectorised pandas (no store write: the baseline is given that for free).
+Both run in this process, on the same files, best of ``--repeat`` runs each.
+Last line: JSON {"rows": N, "rows_per_s": X, "ratio_vs_pandas": R}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autoperp.core.config import ValidationConfig
+from autoperp.data.importer import import_frames
+from autoperp.data.readers import read_file
+from autoperp.data.store.parquet import ParquetStore
+
+KLINE_COLS = [
+    "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
+    "taker_buy_volume", "taker_buy_quote_volume", "ignore",
+]  # fmt: skip
+
+
+def real_dir() -> Path:
+    shared = Path(os.environ.get("AUTOPERP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    return shared / "data" / "real"
+
+
+def kline_files(root: Path) -> list[Path]:
+    files = sorted((root / "binance_um_1m_monthly_isda").glob("*-1m-*.csv.gz"))
+    files += sorted((root / "binance_um_1m_typhonun").glob("*-1m-futures.feather"))
+    files += sorted((root / "nautilus_samples").glob("*_1m.csv.gz"))
+    return files
+
+
+def pandas_load(path: Path) -> pd.DataFrame:
+    if path.suffix == ".feather":
+        df = pd.read_feather(path)
+        df["ts"] = (
+            df["date"].astype("int64") // 10**6 if df["date"].dt.unit == "ns" else df["date"].astype("int64")
+        )
+        return df
+    head = pd.read_csv(path, nrows=1)
+    if "open_time" in head.columns:
+        df = pd.read_csv(path)
+        df["ts"] = df["open_time"]
+    else:
+        df = pd.read_csv(path)
+        df["ts"] = pd.to_datetime(df["timestamp"]).astype("datetime64[ms]").astype("int64")
+    return df
+
+
+def pandas_checks(
+    df: pd.DataFrame, step: int = 60_000, z_max: float = 25.0, min_ret: float = 0.15, revert: float = 0.8
+) -> int:
+    """The same rules as autoperp's validation, in pandas. Returns the number of findings."""
+    o, h, lo, c, v = df["open"], df["high"], df["low"], df["close"], df["volume"]
+    num = df.select_dtypes("number")
+    found = 0
+    found += int((~np.isfinite(num)).any(axis=1).sum())
+    found += int(((o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0)).sum())
+    found += int((h < lo).sum())
+    found += int(((o > h) | (o < lo)).sum())
+    found += int(((c > h) | (c < lo)).sum())
+    found += int((v < 0).sum())
+    if "taker_buy_volume" in df:
+        found += int((df["taker_buy_volume"] > v * (1 + 1e-9) + 1e-12).sum())
+    ts = df["ts"]
+    found += int(df.duplicated().sum())
+    found += int((df.duplicated(subset=["ts"]) & ~df.duplicated()).sum())
+    found += int((ts.diff() < 0).sum())
+    found += int((ts % step != 0).sum())
+    s = df.sort_values("ts").drop_duplicates("ts")
+    found += int((s["ts"].diff() > 1.5 * step).sum())
+    r = np.log(s["close"]).diff()
+    med = r.median()
+    scale = 1.4826 * (r - med).abs().median()
+    z = (r - med) / scale
+    nxt_r, nxt_z = r.shift(-1), z.shift(-1)
+    spike = (r.abs() >= min_ret) & (z.abs() >= z_max) & (r * nxt_r < 0) & (nxt_z.abs() >= z_max)
+    spike &= (r + nxt_r).abs() <= (1 - revert) * r.abs()
+    found += int(spike.sum())
+    return found
+
+
+def run_pandas(files: list[Path]) -> tuple[int, int]:
+    rows = findings = 0
+    for f in files:
+        df = pandas_load(f)
+        rows += len(df)
+        findings += pandas_checks(df)
+    return rows, findings
+
+
+def run_ours(files: list[Path], store_root: Path) -> int:
+    if store_root.exists():
+        shutil.rmtree(store_root)
+    frames = [mf for f in files for mf in read_file(f)]
+    report = import_frames(frames, ParquetStore(store_root), ValidationConfig())
+    return report.rows
+
+
+def best_of(fn, repeat: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    root = real_dir()
+    files = kline_files(root)
+    if not files:
+        sys.exit(f"no real 1m kline files under {root} (set AUTOPERP_SHARED)")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    try:
+        run_ours(files[:1], tmp / "warm")  # numba compile + imports, not timed
+        t_ours, rows = best_of(lambda: run_ours(files, tmp / "store"), args.repeat)
+        t_pd, (rows_pd, findings) = best_of(lambda: run_pandas(files), args.repeat)
+        by_kind = {}
+        for label, sub in (
+            ("csv", [f for f in files if f.suffix == ".gz"]),
+            ("feather", [f for f in files if f.suffix == ".feather"]),
+        ):
+            a, _ = best_of(lambda sub=sub: run_ours(sub, tmp / "s2"), args.repeat)
+            b, _ = best_of(lambda sub=sub: run_pandas(sub), args.repeat)
+            by_kind[label] = (len(sub), a, b)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert rows == rows_pd, f"row counts differ: ours {rows}, pandas {rows_pd}"
+    assert findings == 0, f"pandas checks found {findings} problems in real data that ours did not"
+    print(f"files: {len(files)}  rows: {rows:,}")
+    for label, (n, a, b) in by_kind.items():
+        print(f"  {label:8s} {n:3d} files  ours {a:6.3f} s  pandas {b:6.3f} s  ratio {b / a:5.2f}")
+    print(
+        f"  all      ours {t_ours:6.3f} s ({rows / t_ours:,.0f} rows/s)  pandas {t_pd:6.3f} s  ratio {t_pd / t_ours:5.2f}"
+    )
+    print(
+        json.dumps(
+            {"rows": rows, "rows_per_s": round(rows / t_ours), "ratio_vs_pandas": round(t_pd / t_ours, 2)}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

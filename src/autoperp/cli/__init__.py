@@ -1,0 +1,1 @@
+"""Layer 9: the `autoperp` command line (freqtrade-style verbs)."""

@@ -1,0 +1,61 @@
+"""Where a series lives on disk: hive-style partitions exchange/market/symbol/kind/timeframe, one
+Parquet file per calendar month (so a merge rewrites only the months it touches)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from autoperp.core.errors import StoreError
+from autoperp.core.symbols import Symbol
+from autoperp.core.types import DataKind
+from autoperp.data.store.base import SeriesKey
+
+META_FILE = "_series.json"
+REPAIR_LOG = "repair-log.jsonl"
+
+
+def series_dir(root: Path, key: SeriesKey) -> Path:
+    return (
+        root
+        / f"exchange={key.exchange}"
+        / f"market={key.market}"
+        / f"symbol={key.symbol.file_stem}"
+        / f"kind={key.kind.value}"
+        / f"timeframe={key.timeframe}"
+    )
+
+
+def key_from_dir(root: Path, d: Path) -> SeriesKey:
+    """Inverse of :func:`series_dir`."""
+    parts = dict(p.split("=", 1) for p in d.relative_to(root).parts if "=" in p)
+    try:
+        return SeriesKey(
+            parts["exchange"],
+            Symbol.from_file_stem(parts["symbol"]),
+            DataKind(parts["kind"]),
+            parts["timeframe"],
+        )
+    except (KeyError, ValueError) as e:
+        raise StoreError(f"{d}: not a series directory of this store ({e})") from None
+
+
+def month_ids(ts: np.ndarray) -> np.ndarray:
+    """Calendar month of each ms timestamp as an int: year*12 + month-1."""
+    months = ts.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
+    return months + 1970 * 12
+
+
+def month_file(d: Path, month_id: int) -> Path:
+    y, m = divmod(int(month_id), 12)
+    return d / f"{y:04d}-{m + 1:02d}.parquet"
+
+
+def month_of_file(p: Path) -> int:
+    y, m = p.stem.split("-")
+    return int(y) * 12 + int(m) - 1
+
+
+def series_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("exchange=*/market=*/symbol=*/kind=*/timeframe=*") if p.is_dir())

@@ -1,0 +1,139 @@
+"""Numba kernels of the row-wise and order checks: one pass each, no allocation per row.
+
+Each kernel fills ``counts[rule]`` and ``first[rule]`` (frame index of the first offending row, -1 if none)
+using the rule order of :data:`autoperp.data.validation.rules.RULE_INDEX`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from autoperp.data.validation.rules import RULE_INDEX
+
+NAN_INF = RULE_INDEX["nan_inf"]
+NON_POSITIVE = RULE_INDEX["non_positive_price"]
+HIGH_BELOW_LOW = RULE_INDEX["high_below_low"]
+OPEN_OUTSIDE = RULE_INDEX["open_outside_range"]
+CLOSE_OUTSIDE = RULE_INDEX["close_outside_range"]
+NEG_VOLUME = RULE_INDEX["negative_volume"]
+TAKER_GT_VOLUME = RULE_INDEX["taker_buy_exceeds_volume"]
+OUT_OF_ORDER = RULE_INDEX["out_of_order"]
+MISALIGNED = RULE_INDEX["misaligned_timestamp"]
+SPIKE = RULE_INDEX["price_spike"]
+
+
+@njit(cache=True, inline="always")
+def _hit(counts: np.ndarray, first: np.ndarray, rule: int, i: int) -> None:
+    if counts[rule] == 0:
+        first[rule] = i
+    counts[rule] += 1
+
+
+@njit(cache=True)
+def candle_row_checks(
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    v: np.ndarray,
+    tb: np.ndarray,
+    extra: np.ndarray,
+    counts: np.ndarray,
+    first: np.ndarray,
+) -> None:
+    """OHLC consistency, positivity, finiteness and volume checks.
+
+    ``v``/``tb`` may be empty (price-only series / no taker data); ``extra`` is a 2-D array of further
+    float columns that must be finite (shape (k, n), k may be 0).
+    """
+    n = o.shape[0]
+    has_v = v.shape[0] == n
+    has_tb = tb.shape[0] == n
+    k = extra.shape[0]
+    for i in range(n):
+        oi, hi, li, ci = o[i], h[i], lo[i], c[i]
+        finite = np.isfinite(oi) and np.isfinite(hi) and np.isfinite(li) and np.isfinite(ci)
+        if has_v and not np.isfinite(v[i]):
+            finite = False
+        if has_tb and not np.isfinite(tb[i]):
+            finite = False
+        for j in range(k):
+            if not np.isfinite(extra[j, i]):
+                finite = False
+        if not finite:
+            _hit(counts, first, NAN_INF, i)
+            continue
+        if oi <= 0.0 or hi <= 0.0 or li <= 0.0 or ci <= 0.0:
+            _hit(counts, first, NON_POSITIVE, i)
+        if hi < li:
+            _hit(counts, first, HIGH_BELOW_LOW, i)
+        elif oi > hi or oi < li:
+            _hit(counts, first, OPEN_OUTSIDE, i)
+        if hi >= li and (ci > hi or ci < li):
+            _hit(counts, first, CLOSE_OUTSIDE, i)
+        if has_v and v[i] < 0.0:
+            _hit(counts, first, NEG_VOLUME, i)
+        if has_tb:
+            if tb[i] < 0.0:
+                _hit(counts, first, NEG_VOLUME, i)
+            # tolerance of one part in 1e9: archives round volumes to the lot step
+            elif has_v and tb[i] > v[i] * (1.0 + 1e-9) + 1e-12:
+                _hit(counts, first, TAKER_GT_VOLUME, i)
+
+
+@njit(cache=True)
+def order_checks(ts: np.ndarray, step_ms: int, counts: np.ndarray, first: np.ndarray) -> bool:
+    """Out-of-order and misaligned timestamps. Returns True when ``ts`` is non-decreasing."""
+    n = ts.shape[0]
+    monotone = True
+    for i in range(n):
+        if step_ms > 0 and ts[i] % step_ms != 0:
+            _hit(counts, first, MISALIGNED, i)
+        if i > 0 and ts[i] < ts[i - 1]:
+            _hit(counts, first, OUT_OF_ORDER, i)
+            monotone = False
+    return monotone
+
+
+@njit(cache=True)
+def reverting_spikes(
+    close: np.ndarray, z_max: float, min_ret: float, revert: float, scale: float, center: float
+) -> np.ndarray:
+    """Indices i (into ``close``) where the move into bar i is a spike that reverts on bar i+1.
+
+    A spike: |r_i| >= ``min_ret`` and |z_i| >= ``z_max``, and r_{i+1} has the opposite sign, |z_{i+1}| >=
+    ``z_max``, and gives back at least ``revert`` of r_i. z = (r - center) / scale (robust: median / 1.4826·MAD).
+    Real crashes trend or bounce partially; a print that jumps and comes straight back is a bad tick.
+    """
+    n = close.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(1, n - 1):
+        r0 = np.log(close[i] / close[i - 1])
+        if abs(r0) < min_ret or abs((r0 - center) / scale) < z_max:
+            continue
+        r1 = np.log(close[i + 1] / close[i])
+        if r0 * r1 >= 0.0 or abs((r1 - center) / scale) < z_max:
+            continue
+        if abs(r0 + r1) <= (1.0 - revert) * abs(r0):
+            out[m] = i
+            m += 1
+    return out[:m]
+
+
+@njit(cache=True)
+def robust_scale(close: np.ndarray) -> tuple[float, float]:
+    """(median, 1.4826·MAD) of one-bar log returns; the scale is floored to stay positive."""
+    n = close.shape[0]
+    if n < 3:
+        return 0.0, 1.0
+    r = np.empty(n - 1)
+    for i in range(1, n):
+        r[i - 1] = np.log(close[i] / close[i - 1])
+    med = np.median(r)
+    mad = np.median(np.abs(r - med))
+    scale = 1.4826 * mad
+    if scale <= 1e-12:
+        scale = max(np.mean(np.abs(r - med)), 1e-12)
+    return med, scale
