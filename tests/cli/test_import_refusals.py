@@ -53,9 +53,10 @@ def csv_text(t: pd.DataFrame, header: bool = True) -> str:
 def digest(root: Path) -> str:
     h = hashlib.sha256()
     if root.exists():
-        for p in sorted(root.rglob("*")):
+        for p in sorted(root.rglob("*")):  # directories count too
+            h.update(str(p).encode())
             if p.is_file():
-                h.update(str(p).encode() + p.read_bytes())
+                h.update(p.read_bytes())
     return h.hexdigest()
 
 

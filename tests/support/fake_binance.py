@@ -36,31 +36,13 @@ from autoperp.core.time import MS_PER_DAY, MS_PER_HOUR, datetime_to_ms
 from autoperp.core.timeframes import timeframe_ms
 from autoperp.core.types import DataKind
 from autoperp.data.download.layout import ArchiveFile, archive_file, daily_files, next_month
+from autoperp.data.readers.binance_funding import FUNDING_COLUMNS
+from autoperp.data.readers.binance_klines import KLINE_COLUMNS
+from autoperp.data.readers.binance_trades import AGG_TRADES_COLUMNS
 
-KLINE_HEADER = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
-FUNDING_HEADER = ("calc_time", "funding_interval_hours", "last_funding_rate")
-AGG_TRADES_HEADER = (
-    "agg_trade_id",
-    "price",
-    "quantity",
-    "first_trade_id",
-    "last_trade_id",
-    "transact_time",
-    "is_buyer_maker",
-)
+KLINE_HEADER = KLINE_COLUMNS
+FUNDING_HEADER = FUNDING_COLUMNS
+AGG_TRADES_HEADER = AGG_TRADES_COLUMNS
 _API_KLINE_KINDS = {
     "klines": DataKind.FUTURES,
     "markPriceKlines": DataKind.MARK,

@@ -15,7 +15,7 @@ from autoperp.core.time import format_ms
 from autoperp.core.types import DataKind
 from autoperp.data.import_view import print_import_report
 from autoperp.data.importer import expand_paths, import_frames
-from autoperp.data.readers import is_supported, read_file
+from autoperp.data.readers import is_supported, read_files
 from autoperp.data.schema import MarketFrame
 
 
@@ -41,9 +41,8 @@ def import_data(
     cfg = app_config(config)
     files = expand_paths(paths, is_supported)
     symbol = Symbol.parse(pair) if pair else None
-    frames: list[MarketFrame] = []
-    for f in files:
-        frames += read_file(f, kind=kind, symbol=symbol, timeframe=timeframe, exchange=exchange)
+    groups = read_files(files, kind=kind, symbol=symbol, timeframe=timeframe, exchange=exchange)
+    frames: list[MarketFrame] = [mf for group in groups for mf in group]
     report = import_frames(frames, open_store(cfg), cfg.validation, repair=repair)
     console = Console()
     print_import_report(report, console)

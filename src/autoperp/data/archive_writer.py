@@ -12,22 +12,6 @@ import pandas as pd
 
 from autoperp.core.errors import UsageError
 
-KLINE_HEADER = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
-FUNDING_HEADER = ("calc_time", "funding_interval_hours", "last_funding_rate")
-
 
 def kline_table(candles: pd.DataFrame, bar_ms: int) -> pd.DataFrame:
     """Canonical candles -> the archive's 12 kline columns (missing optional columns become 0)."""

@@ -23,9 +23,9 @@ DAY = 1440
 
 def tree_digest(root: Path) -> str:
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
+    for p in sorted(root.rglob("*")):  # directories count too: a refused write leaves none behind
+        h.update(str(p.relative_to(root)).encode())
         if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
             h.update(p.read_bytes())
     return h.hexdigest()
 

@@ -19,6 +19,7 @@ from autoperp.core.symbols import Symbol
 from autoperp.core.time import MS_PER_HOUR
 from autoperp.core.timeframes import timeframe_ms
 from autoperp.core.types import DataKind
+from autoperp.data.readers.binance_klines import KLINE_COLUMNS, KLINE_TO_CANONICAL
 from autoperp.data.schema import DTYPES, EVENTS, MarketFrame
 
 FAPI_HOST = "https://fapi.binance.com"
@@ -33,20 +34,8 @@ _KLINE_ENDPOINTS: dict[DataKind, tuple[str, str, str]] = {
     DataKind.INDEX: ("fapiPublicGetIndexPriceKlines", "indexPriceKlines", "pair"),
     DataKind.PREMIUM: ("fapiPublicGetPremiumIndexKlines", "premiumIndexKlines", "symbol"),
 }
-_KLINE_FIELDS = (
-    "ts",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "trades",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
+# the REST kline arrays have the archive's column order; name them as the store does
+_KLINE_FIELDS = tuple(KLINE_TO_CANONICAL.get(c, c) for c in KLINE_COLUMNS)
 _FUTURES_COLUMNS = (
     "ts",
     "open",

@@ -11,7 +11,7 @@ Supported layouts: see :class:`Layout` and ``SUPPORTED_LAYOUTS_TEXT``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePath
 
@@ -118,7 +118,7 @@ def read_file(
 
 
 def read_files(
-    paths: list[str | Path], *, max_workers: int | None = None, **hints: object
+    paths: Sequence[str | Path], *, max_workers: int | None = None, **hints: object
 ) -> list[list[MarketFrame]]:
     """:func:`read_file` over many files in a thread pool (decompression and parsing release the GIL).
 

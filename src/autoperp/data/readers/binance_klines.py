@@ -42,6 +42,8 @@ KLINE_COLUMNS: tuple[str, ...] = (
     "taker_buy_quote_volume",
     "ignore",
 )
+#: archive column -> canonical column where the names differ
+KLINE_TO_CANONICAL: dict[str, str] = {"open_time": "ts", "count": "trades"}
 _TYPES: dict[str, pa.DataType] = {name: pa.float64() for name in KLINE_COLUMNS}
 _TYPES.update(open_time=pa.int64(), close_time=pa.int64(), count=pa.int64())
 _PRICE_COLUMNS = ("open", "high", "low", "close")

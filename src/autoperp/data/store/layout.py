@@ -3,6 +3,7 @@ Parquet file per calendar month (so a merge rewrites only the months it touches)
 
 from __future__ import annotations
 
+import datetime as _dt
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,28 @@ def key_from_dir(root: Path, d: Path) -> SeriesKey:
 
 
 def month_ids(ts: np.ndarray) -> np.ndarray:
-    """Calendar month of each ms timestamp as an int: year*12 + month-1."""
-    months = ts.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
-    return months + 1970 * 12
+    """Calendar month of each ms timestamp as an int: year*12 + month-1.
+
+    numpy's datetime64[M] cast does calendar arithmetic per element (it dominated import time); instead
+    the few month boundaries between min and max are computed once and ``ts`` is binned by searchsorted.
+    """
+    if len(ts) == 0:
+        return np.empty(0, dtype=np.int64)
+    lo, hi = int(ts.min()), int(ts.max())
+    first = _month_of_ms(lo)
+    last = _month_of_ms(hi)
+    starts = np.array([_month_start_ms(m) for m in range(first + 1, last + 1)], dtype=np.int64)
+    return first + np.searchsorted(starts, ts, side="right")
+
+
+def _month_of_ms(ms: int) -> int:
+    d = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC)
+    return d.year * 12 + d.month - 1
+
+
+def _month_start_ms(month_id: int) -> int:
+    y, m = divmod(month_id, 12)
+    return int(_dt.datetime(y, m + 1, 1, tzinfo=_dt.UTC).timestamp()) * 1000
 
 
 def month_file(d: Path, month_id: int) -> Path:

@@ -23,14 +23,14 @@ MISALIGNED = RULE_INDEX["misaligned_timestamp"]
 SPIKE = RULE_INDEX["price_spike"]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _hit(counts: np.ndarray, first: np.ndarray, rule: int, i: int) -> None:
     if counts[rule] == 0:
         first[rule] = i
     counts[rule] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def candle_row_checks(
     o: np.ndarray,
     h: np.ndarray,
@@ -38,19 +38,21 @@ def candle_row_checks(
     c: np.ndarray,
     v: np.ndarray,
     tb: np.ndarray,
-    extra: np.ndarray,
+    qv: np.ndarray,
+    tbq: np.ndarray,
     counts: np.ndarray,
     first: np.ndarray,
 ) -> None:
     """OHLC consistency, positivity, finiteness and volume checks.
 
-    ``v``/``tb`` may be empty (price-only series / no taker data); ``extra`` is a 2-D array of further
-    float columns that must be finite (shape (k, n), k may be 0).
+    ``v``/``tb`` may be empty (price-only series / no taker data); ``qv``/``tbq`` (quote volumes) may be
+    empty and are only checked for finiteness.
     """
     n = o.shape[0]
     has_v = v.shape[0] == n
     has_tb = tb.shape[0] == n
-    k = extra.shape[0]
+    has_qv = qv.shape[0] == n
+    has_tbq = tbq.shape[0] == n
     for i in range(n):
         oi, hi, li, ci = o[i], h[i], lo[i], c[i]
         finite = np.isfinite(oi) and np.isfinite(hi) and np.isfinite(li) and np.isfinite(ci)
@@ -58,9 +60,10 @@ def candle_row_checks(
             finite = False
         if has_tb and not np.isfinite(tb[i]):
             finite = False
-        for j in range(k):
-            if not np.isfinite(extra[j, i]):
-                finite = False
+        if has_qv and not np.isfinite(qv[i]):
+            finite = False
+        if has_tbq and not np.isfinite(tbq[i]):
+            finite = False
         if not finite:
             _hit(counts, first, NAN_INF, i)
             continue
@@ -82,7 +85,7 @@ def candle_row_checks(
                 _hit(counts, first, TAKER_GT_VOLUME, i)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def order_checks(ts: np.ndarray, step_ms: int, counts: np.ndarray, first: np.ndarray) -> bool:
     """Out-of-order and misaligned timestamps. Returns True when ``ts`` is non-decreasing."""
     n = ts.shape[0]
@@ -96,7 +99,7 @@ def order_checks(ts: np.ndarray, step_ms: int, counts: np.ndarray, first: np.nda
     return monotone
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def reverting_spikes(
     close: np.ndarray, z_max: float, min_ret: float, revert: float, scale: float, center: float
 ) -> np.ndarray:
@@ -122,7 +125,7 @@ def reverting_spikes(
     return out[:m]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def robust_scale(close: np.ndarray) -> tuple[float, float]:
     """(median, 1.4826·MAD) of one-bar log returns; the scale is floored to stay positive."""
     n = close.shape[0]

@@ -139,15 +139,16 @@ def _check_candles(col: _Collector, mf: MarketFrame, cfg: ValidationConfig) -> N
     empty = np.empty(0)
     v = mf.column("volume").astype(np.float64, copy=False) if "volume" in df.columns else empty
     tb = mf.column("taker_buy_volume").astype(np.float64, copy=False) if "taker_buy_volume" in df else empty
-    extra_cols = [x for x in ("quote_volume", "taker_buy_quote_volume") if x in df.columns]
-    extra = (
-        np.ascontiguousarray(np.vstack([df[x].to_numpy(np.float64) for x in extra_cols]))
-        if extra_cols
-        else np.empty((0, len(df)))
+    qv = mf.column("quote_volume").astype(np.float64, copy=False) if "quote_volume" in df else empty
+    tbq = (
+        mf.column("taker_buy_quote_volume").astype(np.float64, copy=False)
+        if "taker_buy_quote_volume" in df
+        else empty
     )
     counts = np.zeros(N_RULES, np.int64)
     first = np.full(N_RULES, -1, np.int64)
-    kernels.candle_row_checks(o, h, lo, c, v, tb, extra, counts, first)
+    kernels.candle_row_checks(o, h, lo, c, v, tb, qv, tbq, counts, first)
+    prices_ok = counts[RULE_INDEX["nan_inf"]] == 0 and counts[RULE_INDEX["non_positive_price"]] == 0
     show = ("ts", "open", "high", "low", "close", "volume", "taker_buy_volume")
     col.add_kernel(counts, first, lambda _r, i: _row_values(df, i, show))
 
@@ -160,7 +161,8 @@ def _check_candles(col: _Collector, mf: MarketFrame, cfg: ValidationConfig) -> N
     _check_duplicates(col, df, ["ts"], ts, monotone)
     if step:
         _check_gaps(col, ts, monotone, step, cfg.gap_tolerance)
-    _check_spikes(col, ts, c, monotone, cfg, step)
+    if prices_ok:  # otherwise nan_inf / non_positive_price already block this series
+        _check_spikes(col, ts, c, monotone, cfg, step)
 
 
 def _order_detail(df: pd.DataFrame, ts: np.ndarray, rule: str, i: int) -> str:
@@ -172,8 +174,8 @@ def _order_detail(df: pd.DataFrame, ts: np.ndarray, rule: str, i: int) -> str:
 def _check_spikes(
     col: _Collector, ts: np.ndarray, c: np.ndarray, monotone: bool, cfg: ValidationConfig, step: int
 ) -> None:
-    if len(c) < 3 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-        return  # nan_inf / non_positive_price already block this series
+    if len(c) < 3:
+        return
     order = _sorted_order(ts, monotone)
     close = c if order is None else c[order]
     center, scale = kernels.robust_scale(close)
