@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from autoperp.core.config import ValidationConfig
-from autoperp.data.importer import import_frames
+from autoperp.data.importer import import_frames, prepare
 from autoperp.data.readers import read_files
 from autoperp.data.store.parquet import ParquetStore
 
@@ -113,6 +114,14 @@ def run_ours(files: list[Path], store_root: Path) -> int:
     return report.rows
 
 
+def run_ours_no_store(files: list[Path]) -> int:
+    """Read + validate only: the like-for-like comparison with the pandas baseline, which stores nothing."""
+    frames = [mf for group in read_files(files) for mf in group]
+    config = ValidationConfig()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return sum(len(mf) for mf, _log in pool.map(lambda mf: prepare(mf, config, repair=False), frames))
+
+
 def best_of(fn: Callable[[], T], repeat: int, cleanup: Callable[[], None] = lambda: None) -> tuple[float, T]:
     """Best wall time of ``repeat`` runs; ``cleanup`` runs untimed before each (e.g. emptying the store)."""
     best, out = float("inf"), None
@@ -134,16 +143,20 @@ def main() -> None:
     if not files:
         sys.exit(f"no real 1m kline files under {root} (set AUTOPERP_SHARED)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    store = tmp / "store"
+
+    def empty_store() -> None:  # every timed import starts from an empty store (untimed)
+        shutil.rmtree(store, ignore_errors=True)
+
     try:
-        run_ours(files[:1], tmp / "warm")  # numba compile + imports, not timed
-        t_ours, rows = best_of(lambda: run_ours(files, tmp / "store"), args.repeat)
+        run_ours(files[:2], tmp / "warm")  # numba compile + imports, not timed
+        t_ours, rows = best_of(lambda: run_ours(files, store), args.repeat, empty_store)
         t_pd, (rows_pd, findings) = best_of(lambda: run_pandas(files), args.repeat)
+        t_check, _ = best_of(lambda: run_ours_no_store(files), args.repeat)
         by_kind = {}
-        for label, sub in (
-            ("csv", [f for f in files if f.suffix == ".gz"]),
-            ("feather", [f for f in files if f.suffix == ".feather"]),
-        ):
-            a, _ = best_of(lambda sub=sub: run_ours(sub, tmp / "s2"), args.repeat)
+        for label, suffix in (("csv", ".gz"), ("feather", ".feather")):
+            sub = [f for f in files if f.suffix == suffix]
+            a, _ = best_of(lambda sub=sub: run_ours(sub, store), args.repeat, empty_store)
             b, _ = best_of(lambda sub=sub: run_pandas(sub), args.repeat)
             by_kind[label] = (len(sub), a, b)
     finally:
@@ -153,6 +166,7 @@ def main() -> None:
     print(f"files: {len(files)}  rows: {rows:,}")
     for label, (n, a, b) in by_kind.items():
         print(f"  {label:8s} {n:3d} files  ours {a:6.3f} s  pandas {b:6.3f} s  ratio {b / a:5.2f}")
+    print(f"  read + validate only (no store write): {t_check:6.3f} s  ratio {t_pd / t_check:5.2f}")
     print(
         f"  all      ours {t_ours:6.3f} s ({rows / t_ours:,.0f} rows/s)  pandas {t_pd:6.3f} s  ratio {t_pd / t_ours:5.2f}"
     )
