@@ -52,3 +52,10 @@ def test_errors_name_the_key(tmp_path: Path, text: str, env: dict[str, str], mat
 def test_missing_file() -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config("/nonexistent/c.toml", environ={})
+
+
+def test_example_config_loads() -> None:
+    from tests.conftest import REPO
+
+    cfg = load_config(REPO / "config.example.toml", environ={})
+    assert cfg.download.sources == ["archive", "ccxt"]

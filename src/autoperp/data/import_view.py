@@ -30,9 +30,14 @@ def print_import_report(report: ImportReport, console: Console) -> None:
             f"{sum(i.added for i in items):,}",
         )
     console.print(t)
+    # the same note from many files (e.g. 12 monthly archives) is shown once, with its file count
+    notes: dict[str, list[str]] = {}
     for it in report.items:
-        for note in it.notes:
-            console.print(f"note: {Path(it.source).name}: {escape(note)}")
+        for note in dict.fromkeys(it.notes):
+            notes.setdefault(note, []).append(Path(it.source).name)
+    for note, names in notes.items():
+        where = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+        console.print(f"note: {escape(where)}: {escape(note)}")
     for it in report.items:
         if it.repair is not None and it.repair.changed:
             console.print(f"[yellow]repaired[/] {escape(it.repair.summary())} (log: {it.repair_log_path})")
