@@ -25,7 +25,9 @@ from autoperp.data.readers.csv_table import (
     numpy_column,
     read_typed_csv,
     split_fields,
+    strip_bom,
 )
+from autoperp.data.readers.kline_parser import parse_klines
 from autoperp.data.schema import MarketFrame
 
 KLINE_COLUMNS: tuple[str, ...] = (
@@ -80,6 +82,18 @@ def read_binance_klines(data: bytes, ctx: ReadContext) -> list[MarketFrame]:
     with_volume = kind in (DataKind.FUTURES, DataKind.SPOT)
     include = ["open_time", *_PRICE_COLUMNS, *(_VOLUME_COLUMNS if with_volume else ())]
     non_null = ["open_time", "count"] if with_volume else ["open_time"]
+    fast = parse_klines(strip_bom(data), header=header)
+    if fast is not None:  # the plain archive form: numba parser, same doubles as pyarrow
+        fast["ts"] = to_ms_array(fast["ts"])
+        columns = {c: fast[c] for c in ("ts", *_PRICE_COLUMNS)}
+        notes = []
+        if with_volume:
+            columns.update({dst: fast[dst] for dst in _VOLUME_COLUMNS.values()})
+        else:
+            notes.append(
+                f"{kind.value} klines: volume columns carry no meaning in this layout and were not read"
+            )
+        return [ctx.frame(kind, columns, symbol=symbol, timeframe=timeframe, exchange=exchange, notes=notes)]
     table = read_typed_csv(
         data,
         source=source,

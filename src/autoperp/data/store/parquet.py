@@ -309,7 +309,7 @@ class ParquetStore(MarketStore):
             row_group_size=256_000,
             data_page_size=8 << 20,
         )
-        tmp.write_bytes(buf.getvalue().to_pybytes())
+        tmp.write_bytes(buf.getvalue())  # pa.Buffer: written without a copy
         return (tmp, final), len(merged) - len(old)
 
     # ---------------------------------------------------------------- metadata

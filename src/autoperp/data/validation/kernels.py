@@ -100,26 +100,21 @@ def order_checks(ts: np.ndarray, step_ms: int, counts: np.ndarray, first: np.nda
 
 
 @njit(cache=True, nogil=True)
-def reverting_spikes(
-    close: np.ndarray, z_max: float, min_ret: float, revert: float, scale: float, center: float
-) -> np.ndarray:
-    """Indices i (into ``close``) where the move into bar i is a spike that reverts on bar i+1.
+def spike_candidates(close: np.ndarray, min_ret: float, revert: float) -> np.ndarray:
+    """Indices i where |r_i| >= ``min_ret`` and r_{i+1} gives back at least ``revert`` of it.
 
-    A spike: |r_i| >= ``min_ret`` and |z_i| >= ``z_max``, and r_{i+1} has the opposite sign, |z_{i+1}| >=
-    ``z_max``, and gives back at least ``revert`` of r_i. z = (r - center) / scale (robust: median / 1.4826·MAD).
-    Real crashes trend or bounce partially; a print that jumps and comes straight back is a bad tick.
+    The cheap half of the spike rule: one pass, no statistics. Real series almost never have a candidate,
+    so the robust z-score (two medians) is computed only when there is something to score.
     """
     n = close.shape[0]
     out = np.empty(n, dtype=np.int64)
     m = 0
     for i in range(1, n - 1):
         r0 = np.log(close[i] / close[i - 1])
-        if abs(r0) < min_ret or abs((r0 - center) / scale) < z_max:
+        if abs(r0) < min_ret:
             continue
         r1 = np.log(close[i + 1] / close[i])
-        if r0 * r1 >= 0.0 or abs((r1 - center) / scale) < z_max:
-            continue
-        if abs(r0 + r1) <= (1.0 - revert) * abs(r0):
+        if r0 * r1 < 0.0 and abs(r0 + r1) <= (1.0 - revert) * abs(r0):
             out[m] = i
             m += 1
     return out[:m]

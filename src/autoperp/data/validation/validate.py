@@ -178,10 +178,16 @@ def _check_spikes(
         return
     order = _sorted_order(ts, monotone)
     close = c if order is None else c[order]
-    center, scale = kernels.robust_scale(close)
     # a 1h bar legitimately moves ~sqrt(60) times as far as a 1m bar
     min_ret = cfg.spike_min_return * np.sqrt(max(step, 60_000) / 60_000)
-    idx = kernels.reverting_spikes(close, cfg.spike_z, min_ret, cfg.spike_revert, scale, center)
+    cand = kernels.spike_candidates(close, min_ret, cfg.spike_revert)
+    if cand.size == 0:
+        return
+    center, scale = kernels.robust_scale(close)
+    r0 = np.log(close[cand] / close[cand - 1])
+    r1 = np.log(close[cand + 1] / close[cand])
+    z_ok = (np.abs((r0 - center) / scale) >= cfg.spike_z) & (np.abs((r1 - center) / scale) >= cfg.spike_z)
+    idx = cand[z_ok]
     if idx.size:
         k = int(idx[0])
         i = k if order is None else int(order[k])
