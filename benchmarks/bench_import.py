@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from autoperp.core.config import ValidationConfig
-from autoperp.data.importer import import_frames, prepare
+from autoperp.data.importer import import_files, prepare
 from autoperp.data.readers import read_files
 from autoperp.data.store.parquet import ParquetStore
 
@@ -109,9 +109,7 @@ def run_pandas(files: list[Path]) -> tuple[int, int]:
 
 
 def run_ours(files: list[Path], store_root: Path) -> int:
-    frames = [mf for group in read_files(files) for mf in group]
-    report = import_frames(frames, ParquetStore(store_root), ValidationConfig())
-    return report.rows
+    return import_files(files, ParquetStore(store_root), ValidationConfig()).rows
 
 
 def run_ours_no_store(files: list[Path]) -> int:

@@ -14,9 +14,8 @@ from autoperp.core.symbols import Symbol
 from autoperp.core.time import format_ms
 from autoperp.core.types import DataKind
 from autoperp.data.import_view import print_import_report
-from autoperp.data.importer import expand_paths, import_frames
-from autoperp.data.readers import is_supported, read_files
-from autoperp.data.schema import MarketFrame
+from autoperp.data.importer import expand_paths, import_files
+from autoperp.data.readers import is_supported
 
 
 def _human_bytes(n: int) -> str:
@@ -41,9 +40,17 @@ def import_data(
     cfg = app_config(config)
     files = expand_paths(paths, is_supported)
     symbol = Symbol.parse(pair) if pair else None
-    groups = read_files(files, kind=kind, symbol=symbol, timeframe=timeframe, exchange=exchange)
-    frames: list[MarketFrame] = [mf for group in groups for mf in group]
-    report = import_frames(frames, open_store(cfg), cfg.validation, repair=repair)
+    store = open_store(cfg)
+    report = import_files(
+        files,
+        store,
+        cfg.validation,
+        repair=repair,
+        kind=kind,
+        symbol=symbol,
+        timeframe=timeframe,
+        exchange=exchange,
+    )
     console = Console()
     print_import_report(report, console)
     console.print(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from autoperp.core.config import ValidationConfig
 from autoperp.core.errors import UsageError, ValidationError
+from autoperp.data.readers import read_file
 from autoperp.data.schema import MarketFrame
 from autoperp.data.store.base import MarketStore, SeriesKey
 from autoperp.data.validation import RepairLog, ValidationReport, repair_frame, validate_frame
@@ -70,15 +72,50 @@ def prepare(
     return fixed, log
 
 
+def _pool_size(n: int) -> int:
+    return max(1, min(n, os.cpu_count() or 1))
+
+
 def import_frames(
     frames: Sequence[MarketFrame], store: MarketStore, config: ValidationConfig, *, repair: bool = False
 ) -> ImportReport:
     """Validate every frame, then write them all; nothing is written if any frame is refused."""
-    report = ImportReport(skipped_rules=list(config.disabled_rules))
     # validation kernels release the GIL: check frames on every core; map() re-raises the first refusal
     # in frame order, so the error a user sees does not depend on thread timing
-    with ThreadPoolExecutor(max_workers=min(len(frames), os.cpu_count() or 1) or 1) as pool:
+    with ThreadPoolExecutor(max_workers=_pool_size(len(frames))) as pool:
         prepared = list(pool.map(lambda mf: prepare(mf, config, repair=repair), frames))
+    return _write(prepared, store, config)
+
+
+def import_files(
+    paths: Sequence[Path],
+    store: MarketStore,
+    config: ValidationConfig,
+    *,
+    repair: bool = False,
+    **hints: Any,
+) -> ImportReport:
+    """Read, validate and import files: each file is read and validated in one task (parsing and checks
+    release the GIL, so files proceed on every core), then everything is written or nothing is.
+    ``hints`` go to :func:`autoperp.data.readers.read_file` (kind, symbol, timeframe, exchange)."""
+
+    def one(path: Path) -> list[tuple[MarketFrame, RepairLog | None]]:
+        return [prepare(mf, config, repair=repair) for mf in read_file(path, **hints)]
+
+    # largest files first, so no big file is left to run alone on one core at the end
+    order = sorted(range(len(paths)), key=lambda i: -Path(paths[i]).stat().st_size)
+    with ThreadPoolExecutor(max_workers=_pool_size(len(paths))) as pool:
+        futures = {i: pool.submit(one, paths[i]) for i in order}
+        wait(futures.values())
+    # results and the first refusal are taken in the caller's file order
+    prepared = [item for i in range(len(paths)) for item in futures[i].result()]
+    return _write(prepared, store, config)
+
+
+def _write(
+    prepared: list[tuple[MarketFrame, RepairLog | None]], store: MarketStore, config: ValidationConfig
+) -> ImportReport:
+    report = ImportReport(skipped_rules=list(config.disabled_rules))
     added = store.write([(key_of(mf), mf.frame) for mf, _ in prepared])
     counted: set[SeriesKey] = set()
     for mf, log in prepared:

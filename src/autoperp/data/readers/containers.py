@@ -1,7 +1,7 @@
 """Opening a file's bytes: plain, gzip or zip. Each readable part becomes one :class:`Member`.
 
-Decompression uses ``zlib_ng`` (installed with ccxt; about 2x faster than the standard library) and
-falls back to the standard library when it is missing. Every failure (truncated gzip, corrupt zip,
+Decompression uses ISA-L (``isal``, a dependency: 2.1x the standard library's speed on the archive's
+gzip files), else ``zlib_ng`` (1.7x), else the standard library. Every failure (truncated gzip, corrupt zip,
 a zip without any data file inside) becomes a :class:`FormatError` naming the file.
 """
 
@@ -20,12 +20,16 @@ from autoperp.core.errors import FormatError
 
 _gzip: ModuleType
 _zlib: ModuleType
-try:  # optional accelerator (a dependency of ccxt)
-    from zlib_ng import gzip_ng as _gzip
-    from zlib_ng import zlib_ng as _zlib
+try:
+    from isal import igzip as _gzip
+    from isal import isal_zlib as _zlib
 except ImportError:  # pragma: no cover - depends on the environment
-    _gzip = _std_gzip
-    _zlib = _std_zlib
+    try:
+        from zlib_ng import gzip_ng as _gzip
+        from zlib_ng import zlib_ng as _zlib
+    except ImportError:
+        _gzip = _std_gzip
+        _zlib = _std_zlib
 _ZLIB_ERRORS: tuple[type[BaseException], ...] = (_std_zlib.error, _zlib.error)
 _GZIP_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, *_ZLIB_ERRORS)
 _ZIP_ERRORS: tuple[type[BaseException], ...] = (
