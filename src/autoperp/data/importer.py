@@ -7,8 +7,9 @@ exactly as it was.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,15 +77,43 @@ def _pool_size(n: int) -> int:
     return max(1, min(n, os.cpu_count() or 1))
 
 
+def _run_all(
+    jobs: Sequence[Callable[[], list[tuple[MarketFrame, RepairLog | None]]]],
+    sizes: Sequence[int],
+    store: MarketStore,
+    config: ValidationConfig,
+) -> ImportReport:
+    """Run the per-source jobs on every core (largest first), each adding its validated frames to one
+    write batch; commit only when every job succeeded. The first failure in source order is raised."""
+    batch = store.begin_write()
+
+    def run(
+        job: Callable[[], list[tuple[MarketFrame, RepairLog | None]]],
+    ) -> list[tuple[MarketFrame, RepairLog | None]]:
+        prepared = job()
+        for mf, _log in prepared:
+            batch.add(key_of(mf), mf.frame)
+        return prepared
+
+    try:
+        order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
+        with ThreadPoolExecutor(max_workers=_pool_size(len(jobs))) as pool:
+            futures = {i: pool.submit(run, jobs[i]) for i in order}
+            wait(futures.values())
+        prepared = [item for i in range(len(jobs)) for item in futures[i].result()]
+    except BaseException:
+        batch.abort()
+        raise
+    added = batch.commit()
+    return _report(prepared, added, store, config)
+
+
 def import_frames(
     frames: Sequence[MarketFrame], store: MarketStore, config: ValidationConfig, *, repair: bool = False
 ) -> ImportReport:
-    """Validate every frame, then write them all; nothing is written if any frame is refused."""
-    # validation kernels release the GIL: check frames on every core; map() re-raises the first refusal
-    # in frame order, so the error a user sees does not depend on thread timing
-    with ThreadPoolExecutor(max_workers=_pool_size(len(frames))) as pool:
-        prepared = list(pool.map(lambda mf: prepare(mf, config, repair=repair), frames))
-    return _write(prepared, store, config)
+    """Validate every frame and write them all; nothing is written if any frame is refused."""
+    jobs = [functools.partial(lambda mf: [prepare(mf, config, repair=repair)], mf) for mf in frames]
+    return _run_all(jobs, [len(mf) for mf in frames], store, config)
 
 
 def import_files(
@@ -95,28 +124,24 @@ def import_files(
     repair: bool = False,
     **hints: Any,
 ) -> ImportReport:
-    """Read, validate and import files: each file is read and validated in one task (parsing and checks
-    release the GIL, so files proceed on every core), then everything is written or nothing is.
+    """Read, validate and import files, all or nothing. Each file is read, validated and staged in one
+    task (parsing, checks and Parquet encoding release the GIL, so files proceed on every core).
     ``hints`` go to :func:`autoperp.data.readers.read_file` (kind, symbol, timeframe, exchange)."""
 
-    def one(path: Path) -> list[tuple[MarketFrame, RepairLog | None]]:
+    def job(path: Path) -> list[tuple[MarketFrame, RepairLog | None]]:
         return [prepare(mf, config, repair=repair) for mf in read_file(path, **hints)]
 
-    # largest files first, so no big file is left to run alone on one core at the end
-    order = sorted(range(len(paths)), key=lambda i: -Path(paths[i]).stat().st_size)
-    with ThreadPoolExecutor(max_workers=_pool_size(len(paths))) as pool:
-        futures = {i: pool.submit(one, paths[i]) for i in order}
-        wait(futures.values())
-    # results and the first refusal are taken in the caller's file order
-    prepared = [item for i in range(len(paths)) for item in futures[i].result()]
-    return _write(prepared, store, config)
+    jobs = [functools.partial(job, Path(p)) for p in paths]
+    return _run_all(jobs, [Path(p).stat().st_size for p in paths], store, config)
 
 
-def _write(
-    prepared: list[tuple[MarketFrame, RepairLog | None]], store: MarketStore, config: ValidationConfig
+def _report(
+    prepared: list[tuple[MarketFrame, RepairLog | None]],
+    added: dict[SeriesKey, int],
+    store: MarketStore,
+    config: ValidationConfig,
 ) -> ImportReport:
     report = ImportReport(skipped_rules=list(config.disabled_rules))
-    added = store.write([(key_of(mf), mf.frame) for mf, _ in prepared])
     counted: set[SeriesKey] = set()
     for mf, log in prepared:
         key = key_of(mf)

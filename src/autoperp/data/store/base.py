@@ -4,8 +4,10 @@ a PostgreSQL/TimescaleDB backend implements the same methods.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +48,26 @@ class SeriesInfo:
     bytes: int
 
 
+class WriteBatch(ABC):
+    """An all-or-nothing write: frames added (from any thread) become visible together on :meth:`commit`.
+
+    A backend may start its work in :meth:`add` (the Parquet store encodes temporary files there, while
+    the import is still reading other files); nothing is visible to readers before ``commit``.
+    """
+
+    @abstractmethod
+    def add(self, key: SeriesKey, df: pd.DataFrame) -> None:
+        """Add rows of one series. Raises :class:`~autoperp.core.errors.StoreError` on a conflict."""
+
+    @abstractmethod
+    def commit(self) -> dict[SeriesKey, int]:
+        """Make every added frame visible; returns the number of new rows per series."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Drop everything added; the store is left as it was."""
+
+
 class MarketStore(ABC):
     """Validated market data, one series per :class:`SeriesKey`.
 
@@ -54,12 +76,28 @@ class MarketStore(ABC):
     """
 
     @abstractmethod
+    def begin_write(self) -> WriteBatch:
+        """Start an all-or-nothing write (see :class:`WriteBatch`)."""
+
     def write(self, items: Sequence[tuple[SeriesKey, pd.DataFrame]]) -> dict[SeriesKey, int]:
         """Merge each frame into its series and return the number of new rows per series.
-        Frames of one series in one call are merged together first. Rows already stored with identical values are no-ops;
-        a stored row with the same key (ts, and side/level for books) but different values raises
-        :class:`~autoperp.core.errors.StoreError` and nothing is written.
+
+        Rows already stored with identical values are no-ops; a stored row with the same key (ts, and
+        side/level for books) but different values raises :class:`~autoperp.core.errors.StoreError` and
+        nothing is written. Frames of one series in one call are merged together first.
         """
+        batch = self.begin_write()
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(len(items), os.cpu_count() or 1))) as pool:
+                # largest first, so no big encode is left running alone at the end
+                for fut in [
+                    pool.submit(batch.add, k, df) for k, df in sorted(items, key=lambda kv: -len(kv[1]))
+                ]:
+                    fut.result()
+        except BaseException:
+            batch.abort()
+            raise
+        return batch.commit()
 
     @abstractmethod
     def read(self, key: SeriesKey, timerange: TimeRange | None = None) -> pd.DataFrame:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import threading
-import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from autoperp.core.errors import StoreError, UsageError
@@ -22,29 +18,16 @@ from autoperp.core.symbols import Symbol
 from autoperp.core.time import TimeRange
 from autoperp.core.timeframes import can_resample, is_timeframe, timeframe_ms
 from autoperp.core.types import DataKind
-from autoperp.data.schema import EVENTS
 from autoperp.data.store import layout
 from autoperp.data.store.base import MarketStore, SeriesInfo, SeriesKey
-from autoperp.data.store.merge import merge_key, merge_rows
+from autoperp.data.store.merge import merge_key
 from autoperp.data.store.resample import resample_sql
+from autoperp.data.store.write_batch import ParquetWriteBatch
 
 #: Parquet codecs the store writes. "none" imports fastest (about 2x the disk of lz4); zstd is smallest.
 PARQUET_COMPRESSIONS = ("none", "lz4", "snappy", "zstd")
 _FAR_PAST = -(2**62)
 _FAR_FUTURE = 2**62
-
-
-def _to_arrow(df: pd.DataFrame) -> pa.Table:
-    """Zero-copy for numeric columns. ``Table.from_pandas`` scans every float column to turn NaN into null,
-    which costs a sixth of an import; NaN stays NaN here (validation has already refused NaN prices)."""
-    arrays = []
-    for name in df.columns:
-        col = df[name]
-        if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
-            arrays.append(pa.array(np.ascontiguousarray(col.to_numpy())))
-        else:
-            arrays.append(pa.array(col, from_pandas=True, type=pa.string()))
-    return pa.Table.from_arrays(arrays, names=[str(c) for c in df.columns])
 
 
 class ParquetStore(MarketStore):
@@ -197,124 +180,8 @@ class ParquetStore(MarketStore):
         return int(self._query(sql, files, None)["n"].iat[0])
 
     # ---------------------------------------------------------------- writing
-    def write(self, items: Sequence[tuple[SeriesKey, pd.DataFrame]]) -> dict[SeriesKey, int]:
-        grouped: dict[SeriesKey, list[pd.DataFrame]] = {}
-        for key, df in items:
-            if len(df):
-                grouped.setdefault(key, []).append(df)
-        staged: list[tuple[Path, Path]] = []
-        try:
-            with self._lock:
-                parts: list[tuple[SeriesKey, Path, pd.DataFrame]] = []
-                for key, dfs in grouped.items():
-                    parts += self._month_parts(key, dfs)
-                # merging and Parquet encoding release the GIL for the most part: use every core
-                with ThreadPoolExecutor(max_workers=min(len(parts), os.cpu_count() or 1) or 1) as pool:
-                    # biggest parts first: no large encode is left running alone at the end
-                    order = sorted(range(len(parts)), key=lambda i: -len(parts[i][2]))
-                    by_index = {i: pool.submit(self._stage_part, *parts[i]) for i in order}
-                    futures = [by_index[i] for i in range(len(parts))]
-                    wait(futures)
-                added: dict[SeriesKey, int] = dict.fromkeys(grouped, 0)
-                failure: BaseException | None = None
-                for (key, _final, _df), fut in zip(parts, futures, strict=True):
-                    if (err := fut.exception()) is not None:
-                        failure = failure or err
-                    elif (res := fut.result()) is not None:
-                        staged.append(res[0])
-                        added[key] += res[1]
-                if failure is not None:
-                    for tmp, _ in staged:
-                        tmp.unlink(missing_ok=True)
-                    staged = []
-                    self._prune_empty_dirs([layout.series_dir(self.root, k) for k in grouped])
-                    raise failure
-                for tmp, final in staged:
-                    os.replace(tmp, final)
-                staged = []
-        finally:
-            for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
-        return added
-
-    def _prune_empty_dirs(self, dirs: list[Path]) -> None:
-        """Remove series directories (and empty parents below the root) that a refused write created."""
-        for d in dirs:
-            while d != self.root and d.is_dir() and not any(d.iterdir()):
-                d.rmdir()
-                d = d.parent
-
-    def _month_parts(
-        self, key: SeriesKey, dfs: list[pd.DataFrame]
-    ) -> list[tuple[SeriesKey, Path, pd.DataFrame]]:
-        """Check a series' frames against what is stored and split them by month file."""
-        if key.kind.is_candles and not is_timeframe(key.timeframe):
-            raise StoreError(f"candles need a timeframe, got '{key.timeframe}'")
-        if not key.kind.is_candles and key.timeframe != EVENTS:
-            raise StoreError(
-                f"{key.kind.value} series are stored with timeframe '{EVENTS}', got '{key.timeframe}'"
-            )
-        cols = {tuple(df.columns) for df in dfs}
-        if len(cols) > 1:
-            raise StoreError(
-                f"{key.symbol} {key.kind.value} {key.timeframe}: sources in one import have different columns;"
-                " import them separately"
-            )
-        d = layout.series_dir(self.root, key)
-        existing = sorted(d.glob("*.parquet"))
-        if existing and (stored := self._columns(existing[0])) != next(iter(cols)):
-            raise StoreError(
-                f"{key.symbol} {key.kind.value} {key.timeframe}: stored columns ({', '.join(stored)}) differ from"
-                f" the new data's ({', '.join(next(iter(cols)))}); nothing was written. Import this source into"
-                " another user_data directory, or remove the stored series first"
-            )
-        parts = []
-        for df in dfs:
-            months = layout.month_ids(df["ts"].to_numpy())
-            bounds = np.flatnonzero(months[1:] != months[:-1]) + 1
-            if bounds.size == 0 or (np.diff(months) >= 0).all():  # the usual case: rows in time order
-                edges = [0, *bounds.tolist(), len(df)]
-                parts += [
-                    (key, layout.month_file(d, int(months[a])), df.iloc[a:b])
-                    for a, b in itertools.pairwise(edges)
-                ]
-            else:
-                parts += [(key, layout.month_file(d, int(m)), df.loc[months == m]) for m in np.unique(months)]
-        # several frames may touch one month: merge them in one task so no write is lost
-        by_file: dict[Path, list[pd.DataFrame]] = {}
-        for _k, f, part in parts:
-            by_file.setdefault(f, []).append(part)
-        return [
-            (key, f, ps[0] if len(ps) == 1 else pd.concat(ps, ignore_index=True)) for f, ps in by_file.items()
-        ]
-
-    def _stage_part(
-        self, key: SeriesKey, final: Path, part: pd.DataFrame
-    ) -> tuple[tuple[Path, Path], int] | None:
-        """Merge one month's rows with the stored file into a temporary file; None if nothing is new."""
-        old = pd.read_parquet(final) if final.exists() else part.iloc[:0]
-        merged = merge_rows(key, old, part)
-        if merged is None:
-            return None
-        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        table = _to_arrow(merged)
-        # A large write buffer: pyarrow's default stream issues many small writes (2x slower here).
-        # No dictionaries (prices rarely repeat enough to pay), statistics on ts only: all that list-data and
-        # DuckDB's range pruning read.
-        with pa.output_stream(str(tmp), buffer_size=16 << 20) as out:
-            pq.write_table(
-                table,
-                out,
-                compression=self.compression,
-                use_dictionary=False,
-                write_statistics=["ts"],
-                row_group_size=256_000,
-                data_page_size=8 << 20,
-                # bar open times advance by a constant step: delta encoding stores them in ~nothing
-                column_encoding={"ts": "DELTA_BINARY_PACKED"},
-            )
-        return (tmp, final), len(merged) - len(old)
+    def begin_write(self) -> ParquetWriteBatch:
+        return ParquetWriteBatch(self.root, self.compression, self._columns)
 
     # ---------------------------------------------------------------- metadata
     @staticmethod
