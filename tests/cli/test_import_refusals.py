@@ -4,7 +4,6 @@ unchanged store. The files are built here; nothing comes from ../shared."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 
 from autoperp.cli.app import main
 from tests.data.frames import T0, candles
+from tests.support.tree import tree_digest
 
 HEADER = (
     "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,"
@@ -48,16 +48,6 @@ def kline_table(n: int = 300, seed: int = 1) -> pd.DataFrame:
 
 def csv_text(t: pd.DataFrame, header: bool = True) -> str:
     return t.to_csv(index=False, header=header, float_format="%.6f")
-
-
-def digest(root: Path) -> str:
-    h = hashlib.sha256()
-    if root.exists():
-        for p in sorted(root.rglob("*")):  # directories count too
-            h.update(str(p).encode())
-            if p.is_file():
-                h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -138,7 +128,7 @@ def test_bad_kline_rows_refused(
         csv_text(kline_table(seed=9).assign(open_time=lambda d: d["open_time"] - 60_000 * 20_000))
     )
     assert run_cli(["import-data", str(good)], capsys)[0] == 0
-    before = digest(user_data)
+    before = tree_digest(user_data)
     bad = tmp_path / "BTCUSDT-1m-2024-01.csv"
     bad.write_text(csv_text(transform(kline_table())))
     code, _out, err = run_cli(["import-data", str(good), str(bad)], capsys)
@@ -147,7 +137,7 @@ def test_bad_kline_rows_refused(
     assert len(lines) == 1, err
     assert "Traceback" not in err
     assert bad.name in lines[0] and expect in lines[0], lines[0]
-    assert digest(user_data) == before
+    assert tree_digest(user_data) == before
 
 
 def _write(path: Path, data: bytes | str) -> Path:
@@ -252,14 +242,14 @@ def test_bad_files_refused(
     user_data: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    before = digest(user_data)
+    before = tree_digest(user_data)
     path = make(tmp_path)
     code, _out, err = run_cli(["import-data", str(path)], capsys)
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     assert expect in lines[0], lines[0]
-    assert digest(user_data) == before
+    assert tree_digest(user_data) == before
 
 
 def test_bad_arguments(tmp_path: Path, user_data: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,3 +67,11 @@ def test_symbols() -> None:
     for bad in ("BTCUSDT", "BTC-USDT", "/USDT"):
         with pytest.raises(UsageError, match="ccxt form"):
             Symbol.parse(bad)
+
+
+def test_human_bytes() -> None:
+    from autoperp.core.sizes import human_bytes
+
+    assert [human_bytes(n) for n in (0, 512, 1536, 13_212_057, 5 * 1024**5)] == [
+        "0 B", "512 B", "1.5 KiB", "12.6 MiB", "5120.0 TiB",
+    ]  # fmt: skip

@@ -10,21 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from autoperp.cli.options import CONFIG_OPTION, app_config, open_store
+from autoperp.core.sizes import human_bytes
 from autoperp.core.symbols import Symbol
 from autoperp.core.time import format_ms
 from autoperp.core.types import DataKind
 from autoperp.data.import_view import print_import_report
 from autoperp.data.importer import expand_paths, import_files
 from autoperp.data.readers import is_supported
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def import_data(
@@ -107,7 +99,7 @@ def list_data(
             format_ms(i.end_ms) if i.end_ms is not None else "-",
             f"{i.rows:,}",
             str(i.gaps),
-            _human_bytes(i.bytes),
+            human_bytes(i.bytes),
         )
     console.print(t)
 

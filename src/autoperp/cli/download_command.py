@@ -21,8 +21,9 @@ from rich.table import Table
 from typer.core import TyperCommand
 
 from autoperp.cli.options import CONFIG_OPTION, app_config, open_store
+from autoperp.core.sizes import human_bytes
 from autoperp.core.time import format_ms, now_ms
-from autoperp.data.download.downloader import Downloader, DownloadReport, build_request, human_bytes
+from autoperp.data.download.downloader import Downloader, DownloadReport, build_request
 
 #: Options that take every following value up to the next option (argparse ``nargs='+'``).
 MULTI_VALUE_OPTIONS = frozenset({"--pairs", "-p", "--timeframes", "-t", "--candle-types"})

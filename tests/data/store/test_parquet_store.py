@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +15,10 @@ from autoperp.data.schema import EVENTS
 from autoperp.data.store.base import SeriesKey
 from autoperp.data.store.parquet import ParquetStore
 from tests.data.frames import BTC, MIN, T0, candles
+from tests.support.tree import tree_digest
 
 KEY = SeriesKey("binanceusdm", BTC, DataKind.FUTURES, "1m")
 DAY = 1440
-
-
-def tree_digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):  # directories count too: a refused write leaves none behind
-        h.update(str(p.relative_to(root)).encode())
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.fixture

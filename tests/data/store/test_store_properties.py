@@ -16,7 +16,7 @@ from autoperp.core.types import DataKind
 from autoperp.data.store.base import SeriesKey
 from autoperp.data.store.parquet import ParquetStore
 from tests.data.frames import BTC, MIN, T0, candles
-from tests.data.store.test_parquet_store import tree_digest
+from tests.support.tree import tree_digest
 
 KEY = SeriesKey("binanceusdm", BTC, DataKind.FUTURES, "1m")
 # 70 days: three calendar months

@@ -10,7 +10,6 @@ that no source has, or that validation refuses, is reported and the others are s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from autoperp.core.config import AppConfig
 from autoperp.core.errors import AutoperpError, ConfigError, DataError, DownloadError, StoreError, UsageError
+from autoperp.core.sizes import human_bytes
 from autoperp.core.symbols import Symbol
 from autoperp.core.time import MS_PER_DAY, TimeRange, format_ms, now_ms
 from autoperp.core.timeframes import timeframe_ms
@@ -585,11 +585,3 @@ class _Bars:
             yield
         finally:
             self.progress.remove_task(task)
-
-
-def human_bytes(n: int) -> str:
-    if n <= 0:
-        return "0 B"
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    i = min(int(math.log(n, 1024)), len(units) - 1)
-    return f"{n / 1024**i:.1f} {units[i]}" if i else f"{n} B"
