@@ -134,3 +134,15 @@ def test_keyless_series_window_merge(store: ParquetStore) -> None:
     with pytest.raises(StoreError, match="differ"):
         store.write([(key, q.assign(bid_qty=5.0))])
     assert len(store.read(key)) == 3
+
+
+def test_one_writer_at_a_time(store: ParquetStore) -> None:
+    batch = store.begin_write()
+    with pytest.raises(StoreError, match="another autoperp process"):
+        store.begin_write()
+    batch.add(KEY, candles(10))
+    assert batch.commit() == {KEY: 10}
+    with pytest.raises(StoreError, match="already committed"):
+        batch.add(KEY, candles(10))
+    store.write([(KEY, candles(20, start=T0 + 10 * MIN, seed=5))])  # the lock was released
+    assert len(store.read(KEY)) == 30

@@ -7,6 +7,7 @@ leaves the store byte-for-byte as it was.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import threading
@@ -73,8 +74,25 @@ class _Month:
 
 
 class ParquetWriteBatch(WriteBatch):
+    """Holds an exclusive lock on the store (``<root>/.write.lock``) from creation to commit/abort, so
+    two processes importing at once cannot interleave their merges. Readers never wait: a month file is
+    replaced atomically."""
+
     def __init__(self, root: Path, compression: str, read_columns: Callable[[Path], tuple[str, ...]]) -> None:
         self.root = root
+        # the directories this batch creates, outermost first, so a refused first import leaves no trace
+        self._created = [p for p in (*reversed(root.parents), root) if not p.exists()]
+        root.mkdir(parents=True, exist_ok=True)
+        self._lock_path = root / ".write.lock"
+        self._created_lock = not self._lock_path.exists()
+        self._lock_file = self._lock_path.open("a+b")
+        try:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise StoreError(
+                f"{root}: another autoperp process is writing to this store; wait for it to finish"
+            ) from None
         self.compression = compression
         self._read_columns = read_columns
         self._lock = threading.Lock()
@@ -178,8 +196,14 @@ class ParquetWriteBatch(WriteBatch):
                 if month.tmp is not None:
                     os.replace(month.tmp, final)
                     month.tmp = None
-            self._closed = True
+            self._close()
         return added
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self._lock_file.close()
 
     def abort(self) -> None:
         with self._lock:
@@ -187,9 +211,14 @@ class ParquetWriteBatch(WriteBatch):
                 if month.tmp is not None:
                     month.tmp.unlink(missing_ok=True)
                     month.tmp = None
-            self._closed = True
+            self._close()
             dirs = {layout.series_dir(self.root, m.key) for m in self._months.values()}
         for d in dirs:  # series directories this batch created, and their empty parents
             while d != self.root and d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
                 d = d.parent
+        if self._created_lock:
+            self._lock_path.unlink(missing_ok=True)
+        for d in reversed(self._created):
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
