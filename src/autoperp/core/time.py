@@ -33,6 +33,8 @@ def to_ms_array(values: np.ndarray) -> np.ndarray:
     Binance archives switched from ms to µs timestamps in 2025; one file may mix them at the boundary.
     """
     v = np.asarray(values).astype(np.int64, copy=False)
+    if v.size == 0 or (v.min() >= _MS_LOWER and v.max() < _US_LOWER):
+        return v  # the common case, all ms already: no copy
     out = v.copy()
     ns = v >= _NS_LOWER
     us = (v >= _US_LOWER) & ~ns
