@@ -31,6 +31,7 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_import.py
+	$(PY) benchmarks/bench_metrics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
