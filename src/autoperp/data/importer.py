@@ -112,7 +112,11 @@ def import_frames(
     frames: Sequence[MarketFrame], store: MarketStore, config: ValidationConfig, *, repair: bool = False
 ) -> ImportReport:
     """Validate every frame and write them all; nothing is written if any frame is refused."""
-    jobs = [functools.partial(lambda mf: [prepare(mf, config, repair=repair)], mf) for mf in frames]
+
+    def job(mf: MarketFrame) -> list[tuple[MarketFrame, RepairLog | None]]:
+        return [prepare(mf, config, repair=repair)]
+
+    jobs = [functools.partial(job, mf) for mf in frames]
     return _run_all(jobs, [len(mf) for mf in frames], store, config)
 
 

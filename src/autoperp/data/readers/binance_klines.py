@@ -80,37 +80,16 @@ def read_binance_klines(data: bytes, ctx: ReadContext) -> list[MarketFrame]:
     kind = ctx.kind(CANDLE_KINDS, default=DataKind.FUTURES)
     symbol, timeframe, exchange = ctx.symbol(), ctx.timeframe(), ctx.exchange()
     with_volume = kind in (DataKind.FUTURES, DataKind.SPOT)
-    include = ["open_time", *_PRICE_COLUMNS, *(_VOLUME_COLUMNS if with_volume else ())]
-    non_null = ["open_time", "count"] if with_volume else ["open_time"]
     fast = parse_klines(strip_bom(data), header=header)
     if fast is not None:  # the plain archive form: numba parser, same doubles as pyarrow
-        fast["ts"] = to_ms_array(fast["ts"])
         columns = {c: fast[c] for c in ("ts", *_PRICE_COLUMNS)}
-        notes = []
         if with_volume:
             columns.update({dst: fast[dst] for dst in _VOLUME_COLUMNS.values()})
-        else:
-            notes.append(
-                f"{kind.value} klines: volume columns carry no meaning in this layout and were not read"
-            )
-        return [ctx.frame(kind, columns, symbol=symbol, timeframe=timeframe, exchange=exchange, notes=notes)]
-    table = read_typed_csv(
-        data,
-        source=source,
-        names=KLINE_COLUMNS,
-        types=_TYPES,
-        header=header,
-        include=include,
-        non_null=non_null,
-    )
-    columns: dict[str, np.ndarray] = {"ts": to_ms_array(numpy_column(table, "open_time", "int64"))}
-    for name in _PRICE_COLUMNS:
-        columns[name] = numpy_column(table, name, "float64")
+    else:  # anything unusual: pyarrow, whose failures are diagnosed row by row
+        columns = _arrow_columns(data, source, header, with_volume)
+    columns["ts"] = to_ms_array(columns["ts"])
     notes = []
-    if with_volume:
-        for src, dst in _VOLUME_COLUMNS.items():
-            columns[dst] = numpy_column(table, src, "int64" if dst == "trades" else "float64")
-    else:
+    if not with_volume:
         notes.append(f"{kind.value} klines: volume columns carry no meaning in this layout and were not read")
     return [
         ctx.frame(
@@ -122,3 +101,24 @@ def read_binance_klines(data: bytes, ctx: ReadContext) -> list[MarketFrame]:
             notes=notes,
         )
     ]
+
+
+def _arrow_columns(data: bytes, source: str, header: bool, with_volume: bool) -> dict[str, np.ndarray]:
+    include = ["open_time", *_PRICE_COLUMNS, *(_VOLUME_COLUMNS if with_volume else ())]
+    non_null = ["open_time", "count"] if with_volume else ["open_time"]
+    table = read_typed_csv(
+        data,
+        source=source,
+        names=KLINE_COLUMNS,
+        types=_TYPES,
+        header=header,
+        include=include,
+        non_null=non_null,
+    )
+    columns = {"ts": numpy_column(table, "open_time", "int64")}
+    for name in _PRICE_COLUMNS:
+        columns[name] = numpy_column(table, name, "float64")
+    if with_volume:
+        for src, dst in _VOLUME_COLUMNS.items():
+            columns[dst] = numpy_column(table, src, "int64" if dst == "trades" else "float64")
+    return columns

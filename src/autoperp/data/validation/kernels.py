@@ -20,7 +20,6 @@ NEG_VOLUME = RULE_INDEX["negative_volume"]
 TAKER_GT_VOLUME = RULE_INDEX["taker_buy_exceeds_volume"]
 OUT_OF_ORDER = RULE_INDEX["out_of_order"]
 MISALIGNED = RULE_INDEX["misaligned_timestamp"]
-SPIKE = RULE_INDEX["price_spike"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -103,7 +102,8 @@ def order_checks(ts: np.ndarray, step_ms: int, counts: np.ndarray, first: np.nda
 def spike_candidates(close: np.ndarray, min_ret: float, revert: float) -> np.ndarray:
     """Indices i where |r_i| >= ``min_ret`` and r_{i+1} gives back at least ``revert`` of it.
 
-    The cheap half of the spike rule: one pass, no statistics. Real series almost never have a candidate,
+    Real crashes trend or bounce partially; a print that jumps and comes straight back is a bad tick.
+    This is the cheap half of the spike rule: one pass, no statistics. Real series almost never have a candidate,
     so the robust z-score (two medians) is computed only when there is something to score.
     """
     n = close.shape[0]
