@@ -17,10 +17,32 @@ _N_FIELDS = 12
 _FLOAT_SLOT = np.array([-1, 0, 1, 2, 3, 4, -1, 5, -1, 6, 7, -1], dtype=np.int64)
 _POW10 = np.array([10.0**i for i in range(23)])
 _MAX_EXACT = 2**53
+_MANT_LIMIT = 10**15
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _at(buf: np.ndarray, pos: int) -> int:
+    """``buf[pos]`` without the negative-index wraparound numba adds for a signed index."""
+    return buf[np.uintp(pos)]  # type: ignore[no-any-return]
+
+
+@njit(cache=True, nogil=True)
+def _significant(buf: np.ndarray, start: int, n_int: int, fstart: int, n_frac: int) -> int:
+    """The mantissa of a number with more digits than an int64 holds (leading zeros), or -1 when it has
+    more than 15 significant digits."""
+    mant = 0
+    for k in range(n_int + n_frac):
+        p = start + k if k < n_int else fstart + k - n_int
+        mant = mant * 10 + (np.int64(buf[p]) - 48)
+        if mant >= _MANT_LIMIT:
+            return -1
+    return mant
 
 
 @njit(cache=True, nogil=True)
 def _parse(buf: np.ndarray, pos: int, n_rows: int, slots: np.ndarray, pow10: np.ndarray) -> tuple:
+    # ``buf`` ends with b"\n", so every scan below stops at a non-digit before the end: no bounds checks
+    # in the loops over digits, which are most of the work
     ts = np.empty(n_rows, dtype=np.int64)
     trades = np.empty(n_rows, dtype=np.int64)
     vals = np.empty((8, n_rows), dtype=np.float64)
@@ -31,41 +53,57 @@ def _parse(buf: np.ndarray, pos: int, n_rows: int, slots: np.ndarray, pow10: np.
             return ts, trades, vals, -1
         for field in range(_N_FIELDS):
             neg = False
-            if pos < n and buf[pos] == 45:  # '-'
+            if _at(buf, pos) == 45:  # '-'
                 neg = True
                 pos += 1
+            # digits before and after the point; leading zeros add nothing to ``mant``, so below 19 digits
+            # ``mant >= 10**15`` is "more than 15 significant digits", the most that convert exactly
             mant = 0
-            digits = 0
-            frac = 0
-            seen_dot = False
             start = pos
-            while pos < n:
-                c = buf[pos]
-                if 48 <= c <= 57:
-                    if mant != 0 or c != 48:
-                        digits += 1
-                    mant = mant * 10 + (c - 48)
-                    if seen_dot:
-                        frac += 1
-                    if digits > 15:
-                        return ts, trades, vals, -1
-                elif c == 46 and not seen_dot:  # '.'
-                    seen_dot = True
-                else:
+            while True:
+                d = np.int64(_at(buf, pos)) - 48
+                if d < 0 or d > 9:
                     break
+                mant = mant * 10 + d
                 pos += 1
-            if pos == start or (seen_dot and pos == start + 1):
+            n_int = pos - start
+            frac = 0
+            dot = False
+            fstart = pos
+            if _at(buf, pos) == 46:  # '.'
+                dot = True
+                pos += 1
+                fstart = pos
+                while True:
+                    d = np.int64(_at(buf, pos)) - 48
+                    if d < 0 or d > 9:
+                        break
+                    mant = mant * 10 + d
+                    pos += 1
+                frac = pos - fstart
+            if n_int + frac == 0:
                 return ts, trades, vals, -1  # empty field or a lone '.'
+            if n_int + frac > 18:  # mant may have wrapped: count the significant digits
+                mant = _significant(buf, start, n_int, fstart, frac)
+                if mant < 0:
+                    return ts, trades, vals, -1
+            elif mant >= _MANT_LIMIT:
+                return ts, trades, vals, -1
             exp = 0
-            if pos < n and (buf[pos] == 101 or buf[pos] == 69):  # 'e' / 'E'
+            c = _at(buf, pos)
+            if c == 101 or c == 69:  # 'e' / 'E'
                 pos += 1
                 eneg = False
-                if pos < n and (buf[pos] == 45 or buf[pos] == 43):
-                    eneg = buf[pos] == 45
+                c = _at(buf, pos)
+                if c == 45 or c == 43:
+                    eneg = c == 45
                     pos += 1
                 estart = pos
-                while pos < n and 48 <= buf[pos] <= 57:
-                    exp = exp * 10 + (buf[pos] - 48)
+                while True:
+                    c = _at(buf, pos)
+                    if c < 48 or c > 57:
+                        break
+                    exp = exp * 10 + (np.int64(c) - 48)
                     pos += 1
                     if exp > 400:
                         return ts, trades, vals, -1
@@ -75,45 +113,59 @@ def _parse(buf: np.ndarray, pos: int, n_rows: int, slots: np.ndarray, pow10: np.
                     exp = -exp
             # field terminator: ',' between fields, end of line after the last
             if field < _N_FIELDS - 1:
-                if pos >= n or buf[pos] != 44:
+                if _at(buf, pos) != 44:
                     return ts, trades, vals, -1
                 pos += 1
             else:
-                if pos < n and buf[pos] == 13:
+                if _at(buf, pos) == 13:
                     pos += 1
-                if pos < n:
-                    if buf[pos] != 10:
-                        return ts, trades, vals, -1
-                    pos += 1
-            slot = slots[field]
+                if _at(buf, pos) != 10:
+                    return ts, trades, vals, -1
+                pos += 1
             if field == 0 or field == 8:
-                if seen_dot or exp != 0:
+                if dot or exp != 0:
                     return ts, trades, vals, -1
                 v = -mant if neg else mant
                 if field == 0:
                     ts[row] = v
                 else:
                     trades[row] = v
-            elif slot >= 0:
-                e10 = exp - frac
-                x = float(mant)
-                if e10 < 0:
-                    if -e10 > 22:
-                        return ts, trades, vals, -1
-                    x = x / pow10[-e10]
-                elif e10 > 0:
-                    if e10 > 22:
-                        return ts, trades, vals, -1
-                    x = x * pow10[e10]
-                    if mant >= _MAX_EXACT or x >= 1e300:
-                        return ts, trades, vals, -1
-                vals[slot, row] = -x if neg else x
+            else:
+                slot = slots[field]
+                if slot >= 0:
+                    e10 = exp - frac
+                    x = float(mant)
+                    if e10 < 0:
+                        if -e10 > 22:
+                            return ts, trades, vals, -1
+                        x = x / pow10[-e10]
+                    elif e10 > 0:
+                        if e10 > 22:
+                            return ts, trades, vals, -1
+                        x = x * pow10[e10]
+                        if mant >= _MAX_EXACT or x >= 1e300:
+                            return ts, trades, vals, -1
+                    vals[slot, row] = -x if neg else x
         row += 1
     return ts, trades, vals, row
 
 
+@njit(cache=True, nogil=True)
+def _count_lines(buf: np.ndarray, pos: int) -> int:
+    """Rows from ``pos`` on: newlines, plus one for a last line without one."""
+    n = buf.shape[0]
+    count = 0
+    for i in range(pos, n):
+        count += _at(buf, i) == 10  # unsigned index: the loop vectorizes (10x)
+    if n > pos and buf[n - 1] != 10:
+        count += 1
+    return count
+
+
 def parse_klines(data: bytes, *, header: bool) -> dict[str, np.ndarray] | None:
     """Canonical candle columns from archive kline CSV bytes, or None when the file needs the slow path."""
+    if not data.endswith(b"\n"):
+        data += b"\n"  # the parser relies on a final newline (a missing one is a row end all the same)
     buf = np.frombuffer(data, dtype=np.uint8)
     pos = 0
     if header:
@@ -121,8 +173,7 @@ def parse_klines(data: bytes, *, header: bool) -> dict[str, np.ndarray] | None:
         if nl < 0:
             return None
         pos = nl + 1
-    body = buf[pos:]
-    n_rows = int(np.count_nonzero(body == 10)) + (1 if len(body) and body[-1] != 10 else 0)
+    n_rows = int(_count_lines(buf, pos))
     if n_rows == 0:
         return None
     ts, trades, vals, got = _parse(buf, pos, n_rows, _FLOAT_SLOT, _POW10)

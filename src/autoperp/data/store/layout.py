@@ -58,6 +58,21 @@ def month_ids(ts: np.ndarray) -> np.ndarray:
     return first + np.searchsorted(starts, ts, side="right")
 
 
+def month_edges(ts: np.ndarray) -> tuple[list[int], list[int]]:
+    """For non-decreasing ``ts`` (not empty): the months present and the row edges between them, so rows
+    ``edges[k]:edges[k + 1]`` are month ``months[k]``. Binary search of the month starts into ``ts``: no
+    pass over every row."""
+    first, last = _month_of_ms(int(ts[0])), _month_of_ms(int(ts[-1]))
+    starts = [_month_start_ms(m) for m in range(first + 1, last + 1)]
+    cuts = [0, *np.searchsorted(ts, starts, side="left").tolist(), len(ts)]
+    months, edges = [], [0]
+    for k, m in enumerate(range(first, last + 1)):
+        if cuts[k + 1] > cuts[k]:  # months without rows (a gap) get no file
+            months.append(m)
+            edges.append(cuts[k + 1])
+    return months, edges
+
+
 def _month_of_ms(ms: int) -> int:
     d = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC)
     return d.year * 12 + d.month - 1

@@ -6,6 +6,7 @@ Validation only reads: it never changes the frame. Repair is a separate, logged 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,19 +54,27 @@ def _check_schema(mf: MarketFrame) -> None:
     for col in required_columns(mf.kind):
         if col not in df.columns:
             raise FormatError(f"missing column for {mf.kind.value} data", path=mf.source, field=col)
-    for col in df.columns:
+    for col, got in zip(df.columns, df.dtypes, strict=True):
         want = DTYPES.get(col)
         if want is None or want == "string":
             continue
-        got = df[col].dtype
-        ok = (
-            (want == "int64" and pd.api.types.is_integer_dtype(got))
-            or (want == "float64" and pd.api.types.is_float_dtype(got))
-            or (want == "bool" and pd.api.types.is_bool_dtype(got))
-            or (want in ("int8", "int16") and pd.api.types.is_integer_dtype(got))
-        )
-        if not ok:
+        if not _dtype_ok(want, got):
             raise FormatError(f"column has dtype {got}, expected {want}", path=mf.source, field=col)
+
+
+def _dtype_ok(want: str, got: Any) -> bool:
+    if isinstance(got, np.dtype):  # the readers' dtypes: decided by the kind code alone
+        if want == "float64":
+            return got.kind == "f"
+        if want == "bool":
+            return got.kind == "b"
+        return got.kind in "iu"  # int64, int8, int16
+    return bool(
+        (want == "int64" and pd.api.types.is_integer_dtype(got))
+        or (want == "float64" and pd.api.types.is_float_dtype(got))
+        or (want == "bool" and pd.api.types.is_bool_dtype(got))
+        or (want in ("int8", "int16") and pd.api.types.is_integer_dtype(got))
+    )
 
 
 def _row_values(df: pd.DataFrame, i: int, cols: tuple[str, ...]) -> str:
