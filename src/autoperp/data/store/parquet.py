@@ -59,11 +59,19 @@ class ParquetStore(MarketStore):
         files = sorted(d.glob("*.parquet"))
         if timerange is None:
             return files
-        lo = timerange.start_ms if timerange.start_ms is not None else _FAR_PAST
-        hi = timerange.end_ms if timerange.end_ms is not None else _FAR_FUTURE
-        m_lo = int(layout.month_ids(np.array([max(lo, 0)]))[0])
-        m_hi = int(layout.month_ids(np.array([min(hi, 2**53)]))[0])
-        return [f for f in files if m_lo <= layout.month_of_file(f) <= m_hi]
+        # an open end prunes nothing on that side (and month ids of far-off sentinels do not exist)
+        m_lo = (
+            None
+            if timerange.start_ms is None
+            else int(layout.month_ids(np.array([max(timerange.start_ms, 0)]))[0])
+        )
+        m_hi = None if timerange.end_ms is None else int(layout.month_ids(np.array([timerange.end_ms]))[0])
+        return [
+            f
+            for f in files
+            if (m_lo is None or layout.month_of_file(f) >= m_lo)
+            and (m_hi is None or layout.month_of_file(f) <= m_hi)
+        ]
 
     def exists(self, key: SeriesKey) -> bool:
         return any(layout.series_dir(self.root, key).glob("*.parquet"))
