@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 
@@ -22,9 +23,27 @@ def source_fingerprint(root: Path) -> str:
     return h.hexdigest()[:16]
 
 
+_KEEP = 4  # fingerprint directories kept: the current one and a few recent ones (other checkouts)
+
+
+def _prune(base: Path, current: Path) -> None:
+    """Drop all but the most recently used fingerprint directories; best effort, never fails the import."""
+    try:
+        dirs = sorted(
+            (d for d in base.iterdir() if d.is_dir() and d != current), key=lambda d: d.stat().st_mtime
+        )
+        for old in dirs[: max(len(dirs) - (_KEEP - 1), 0)]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass
+
+
 def configure_numba_cache() -> None:
     """Set ``NUMBA_CACHE_DIR`` (before numba is imported) unless the user already did."""
     if "NUMBA_CACHE_DIR" in os.environ:
         return
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autoperp" / "numba"
-    os.environ["NUMBA_CACHE_DIR"] = str(base / source_fingerprint(Path(__file__).resolve().parent))
+    current = base / source_fingerprint(Path(__file__).resolve().parent)
+    if not current.exists():
+        _prune(base, current)
+    os.environ["NUMBA_CACHE_DIR"] = str(current)
