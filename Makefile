@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_import.py
 	$(PY) benchmarks/bench_metrics.py
 	$(PY) benchmarks/bench_backtest.py
+	$(PY) benchmarks/bench_brain.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
