@@ -19,6 +19,7 @@ from autoperp.cli import (
     evaluate_command,
     ledger_command,
     lookahead_command,
+    pretrain_command,
 )
 from autoperp.core.errors import AutoperpError
 
@@ -37,6 +38,7 @@ for module in (
     backtest_command,
     lookahead_command,
     evaluate_command,
+    pretrain_command,
 ):
     module.register(app)
 

@@ -1,0 +1,1 @@
+"""Learning: supervised pre-training (and later RL) of the brain models (DESIGN.md layer 5)."""
