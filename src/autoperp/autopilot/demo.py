@@ -7,6 +7,7 @@ import time
 from rich.console import Console
 
 from autoperp.autopilot.backtest_stage import run_backtest_stage
+from autoperp.autopilot.brain_stage import run_brain_stage
 from autoperp.autopilot.data_stage import run_data_stage
 from autoperp.core.config import AppConfig
 from autoperp.core.errors import AutoperpError
@@ -24,13 +25,15 @@ def run_demo(cfg: AppConfig, console: Console | None = None) -> dict[str, bool]:
     checks = {f"data.{k}": v for k, v in data.checks.items()}
     bt = run_backtest_stage(cfg, data.store, data.symbols, console)
     checks.update({f"backtest.{k}": v for k, v in bt.checks.items()})
+    brain = run_brain_stage(data.store, data.symbols, cfg.synthetic.timeframe, console)
+    checks.update({f"brain.{k}": v for k, v in brain.checks.items()})
     console.rule("[bold]summary")
     for name, ok in checks.items():
         console.print(f"  {'[green]ok[/]' if ok else '[red]FAILED[/]'}  {name}")
     console.print(
         f"data stage: {data.rows:,} rows validated, {data.new_rows:,} new rows stored; backtest stage: "
         f"SMA-trend portfolio final equity {bt.final_equity:,.2f} USDT, report {bt.reports['html']}; "
-        f"next stages (train, trade, diagnose, heal) land with later issues. "
+        f"features and the stage-1 brain ran; next stages (RL training, trade, diagnose, heal) land with later issues. "
         f"{time.perf_counter() - t0:.1f} s"
     )
     failed = [k for k, v in checks.items() if not v]
