@@ -70,8 +70,13 @@ def main() -> None:
     ap.add_argument("--decisions", type=int, default=200)
     ap.add_argument("--agreement-rows", type=int, default=256)
     ap.add_argument("--train-steps", type=int, default=10)
+    ap.add_argument(
+        "--latency-threads", type=int, default=1,
+        help="torch threads for the batch-1 decisions: one decision's matrices are too small to split, and "
+        "waking a second thread only adds jitter to the tail (the live loop runs the same way)",
+    )  # fmt: skip
     args = ap.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.latency_threads)
     torch.manual_seed(0)
 
     s1_cfg, s2_cfg = stage1(), stage2()
@@ -91,6 +96,7 @@ def main() -> None:
     agreement = action_agreement(s2, s2_int8, chunks)
     print(f"stage2 int8 action agreement: {agreement:.4f} of {rows} decisions")
 
+    torch.set_num_threads(os.cpu_count() or 1)  # training batches are big enough to use every core
     train = _train_samples_per_s(s1_cfg, args.train_steps)
     print(f"stage1 training: {train:.0f} samples/s (PPO-like step, batch 64)")
 
