@@ -8,12 +8,13 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoperp.core.errors import ConfigError
-from autoperp.sim import bracket_table, load_bracket_file
+from autoperp.sim import bracket_table, build_market, load_bracket_file, simulate
 from autoperp.sim.accounting import liquidation_price, maintenance_margin
 from autoperp.sim.brackets import _bundled, max_notional, pack_brackets
 
@@ -70,6 +71,24 @@ def test_unknown_symbol_gets_the_default_tiers_and_says_so() -> None:
     table = bracket_table("XYZ/USDT:USDT")
     assert table == tuple(_bundled()["DEFAULT"])
     assert "default tiers" in table.source and "XYZUSDT" in table.source
+    assert table.is_default and not bracket_table("BTCUSDT").is_default
+
+
+def test_no_symbol_gets_the_default_tiers_and_the_simulation_says_so() -> None:
+    table = bracket_table("")
+    assert table.is_default and "no symbol given" in table.source
+    candles = pd.DataFrame(
+        {
+            "ts": np.arange(5) * 60_000,
+            "open": 100.0,
+            "high": 101.0,
+            "low": 99.0,
+            "close": 100.0,
+            "volume": 10.0,
+        }
+    )
+    result = simulate(build_market(candles), np.zeros(5))
+    assert any("margin brackets: default tiers" in note for note in result.notes)
 
 
 def _write(tmp_path: Path, brackets: list[dict[str, float]]) -> Path:

@@ -155,7 +155,7 @@ def run_backtest(
         run_notes.append("cross margin is per pair sub-account: pairs do not share margin")
     pairs: list[PairRun] = []
     for market, weight in zip(markets, weights, strict=True):
-        table = bracket_table(market.symbol or "DEFAULT", overrides)
+        table = bracket_table(market.symbol, overrides)
         if overrides is not None and table.source != str(brackets_file):
             run_notes.append(
                 f"{market.symbol}: not in {brackets_file}: {table.source or 'bundled'} brackets used"

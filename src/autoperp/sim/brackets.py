@@ -39,10 +39,14 @@ class BracketTable(tuple[MarginBracket, ...]):
     """Brackets of one symbol, sorted by notional floor, with where they came from."""
 
     source: str
+    is_default: bool  # the generic tiers stood in for a symbol without its own table
 
-    def __new__(cls, brackets: tuple[MarginBracket, ...], source: str = "") -> BracketTable:
+    def __new__(
+        cls, brackets: tuple[MarginBracket, ...], source: str = "", is_default: bool = False
+    ) -> BracketTable:
         obj = super().__new__(cls, brackets)
         obj.source = source
+        obj.is_default = is_default
         return obj
 
 
@@ -134,10 +138,11 @@ def bracket_table(symbol: Symbol | str, overrides: dict[str, BracketTable] | Non
     if overrides and key in overrides:
         return overrides[key]
     tables = _bundled()
-    if key in tables:
+    if key in tables and key != "DEFAULT":
         return tables[key]
     default = tables["DEFAULT"]
-    return BracketTable(tuple(default), f"default tiers (no table shipped for {key}): {default.source}")
+    whom = f"no table shipped for {key}" if key and key != "DEFAULT" else "no symbol given"
+    return BracketTable(tuple(default), f"default tiers ({whom}): {default.source}", is_default=True)
 
 
 def pack_brackets(table: tuple[MarginBracket, ...]) -> np.ndarray:

@@ -50,7 +50,7 @@ def simulate(
     config = config or SimConfig()
     n = len(market)
     t = check_targets(targets, n)
-    table = brackets if brackets is not None else bracket_table(market.symbol or "DEFAULT")
+    table = brackets if brackets is not None else bracket_table(market.symbol)
     source = getattr(table, "source", "given")
     params = pack_params(config, table)
     packed = pack_brackets(table)
@@ -72,7 +72,7 @@ def simulate(
             ev_f = np.concatenate((ev_f[: ev_n[0]], np.empty_like(ev_f)))
     used = int(ev_n[0])
     notes = list(market.notes)
-    if not source.startswith("bundled") and "default" in source:
+    if getattr(table, "is_default", False):
         notes.append(f"margin brackets: {source}")
     return SimResult(
         ts=market.ts,

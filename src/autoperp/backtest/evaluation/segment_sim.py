@@ -78,7 +78,7 @@ def simulate_segments(
             pieces,
             rows,
             [pair_config] * n_paths,
-            [bracket_table(market.symbol or "DEFAULT")],
+            [bracket_table(market.symbol)],
             series_index=np.tile(np.arange(n_seg), n_cand),
             target_index=np.arange(n_paths),
             record_equity=True,
