@@ -30,12 +30,14 @@ test: lint
 	$(PY) -m pytest -n 2 tests
 
 bench: $(STAMP)
-	# peers (vectorbt, backtrader) are benchmark-only: the bench extra, never imported by the package
+	# peers (vectorbt, backtrader, gym-anytrading, stable-baselines3) are benchmark-only: the bench extra,
+	# never imported by the package
 	$(PIP) install --disable-pip-version-check -q -e ".[dev,bench]"
 	$(PY) benchmarks/bench_import.py
 	$(PY) benchmarks/bench_metrics.py
 	$(PY) benchmarks/bench_backtest.py
 	$(PY) benchmarks/bench_brain.py
+	$(PY) benchmarks/bench_rl.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -144,7 +144,7 @@ def test_gaussian_log_prob_matches_numeric_density() -> None:
         obs,
         **{
             n: getattr(obs, n).double()
-            for n in ("regime", "fast", "slow", "day", "flow", "alt", "chart", "sentiment")
+            for n in ("regime", "fast", "slow", "day", "flow", "alt", "chart", "sentiment", "account")
         },
     )
     with torch.no_grad():

@@ -1,6 +1,6 @@
 """`autoperp evaluate`: DSR, PBO and the baseline table printed, HTML and JSON written, the evaluation in
 the ledger; `--vault` reads only its own directory (built here in tmp_path, never the real vault), once per
-strategy configuration unless `--force`; `--model` is refused until the RL issue lands."""
+strategy configuration unless `--force`; `--model ID` evaluates a trained model (tests/cli/test_model_cli.py)."""
 
 from __future__ import annotations
 
@@ -59,9 +59,14 @@ def test_evaluate_prints_dsr_pbo_and_baselines_and_writes_reports(
     assert not list((user_data / "x").glob("*.html"))
 
 
-def test_model_is_not_available_yet(user_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, _, err = run_cli(["evaluate", "--model", "M7"], capsys)
-    assert rc == 2 and "not available until the RL issue lands" in err
+def test_unknown_model_is_one_line_exit_2(user_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run_cli(["evaluate", "--model", "M7", "--userdir", str(user_data)], capsys)
+    assert rc == 2 and "no such model directory" in err and "Traceback" not in err
+
+
+def test_model_and_strategy_together_are_refused(user_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run_cli(["evaluate", "--model", "M7", "--strategy", "sma_trend"], capsys)
+    assert rc == 2 and "--model replaces --strategy" in err
 
 
 def test_bad_options_exit_2(

@@ -97,9 +97,14 @@ def test_bad_input_exits_2(
     assert rc == 2 and "not found" in err
 
 
-def test_model_is_not_available_yet(user_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, _, err = run_cli(["lookahead-analysis", "--model", "M1"], capsys)
-    assert rc == 2 and "not available until the RL issue lands" in err
+def test_unknown_model_is_one_line_exit_2(user_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run_cli(["lookahead-analysis", "--model", "M1", "--userdir", str(user_data)], capsys)
+    assert rc == 2 and "no such model directory" in err and "Traceback" not in err
+
+
+def test_model_and_strategy_together_are_refused(user_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run_cli(["lookahead-analysis", "--model", "M1", "--strategy", "sma_trend"], capsys)
+    assert rc == 2 and "--model replaces --strategy" in err
 
 
 def test_a_file_inside_the_vault_is_refused(

@@ -9,6 +9,7 @@ from rich.console import Console
 from autoperp.autopilot.backtest_stage import run_backtest_stage
 from autoperp.autopilot.brain_stage import run_brain_stage
 from autoperp.autopilot.data_stage import run_data_stage
+from autoperp.autopilot.rl_stage import run_rl_stage
 from autoperp.core.config import AppConfig
 from autoperp.core.errors import AutoperpError
 
@@ -27,13 +28,16 @@ def run_demo(cfg: AppConfig, console: Console | None = None) -> dict[str, bool]:
     checks.update({f"backtest.{k}": v for k, v in bt.checks.items()})
     brain = run_brain_stage(data.store, data.symbols, cfg.synthetic.timeframe, console)
     checks.update({f"brain.{k}": v for k, v in brain.checks.items()})
+    rl = run_rl_stage(cfg.data.user_data_dir, console)
+    checks.update({f"rl.{k}": v for k, v in rl.checks.items()})
     console.rule("[bold]summary")
     for name, ok in checks.items():
         console.print(f"  {'[green]ok[/]' if ok else '[red]FAILED[/]'}  {name}")
     console.print(
         f"data stage: {data.rows:,} rows validated, {data.new_rows:,} new rows stored; backtest stage: "
         f"SMA-trend portfolio final equity {bt.final_equity:,.2f} USDT, report {bt.reports['html']}; "
-        f"features and the stage-1 brain ran; next stages (RL training, trade, diagnose, heal) land with later issues. "
+        f"features and the stage-1 brain ran; RL model {rl.model_id}: held-out Sharpe {rl.oos_sharpe:.2f} "
+        f"(oracle {rl.oracle_sharpe:.2f}); next stages (trade, diagnose, heal) land with later issues. "
         f"{time.perf_counter() - t0:.1f} s"
     )
     failed = [k for k, v in checks.items() if not v]

@@ -7,7 +7,7 @@ close. A :class:`Window` at bar t exposes bars 0..t only, as array views (no cop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,8 @@ class MarketData:
     volume: np.ndarray
     mark: np.ndarray  # mark close (trade close where there is no mark data)
     funding_rate: np.ndarray  # last settled rate, forward-filled; NaN before the first settlement
+    #: per-bar order-flow columns the candles carried (``taker_buy_volume``, ``trades``), when any
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -40,6 +42,7 @@ class MarketData:
         return MarketData(
             self.symbol, self.timeframe,
             *(a[:stop].copy() for a in (self.ts, self.open, self.high, self.low, self.close, self.volume, self.mark, self.funding_rate)),
+            extras={k: v[:stop].copy() for k, v in self.extras.items()},
         )  # fmt: skip
 
     def window(self, t: int) -> Window:
@@ -120,4 +123,5 @@ def market_data_from_sim(market: SimMarket) -> MarketData:
         volume=d[L.M_VOLUME],
         mark=d[L.M_MARK],
         funding_rate=_last_settled(d[L.M_FUNDING]),
+        extras=market.extras,
     )

@@ -5,7 +5,9 @@ of width ``d_model`` for the policy's token sequence (DESIGN.md §4).
   position (one token per timescale), plus optionally the projections of the last ``n_recent`` rows as
   extra tokens. Both are causal: the ZIRA readout is the only position-mixing step and it is taken at the
   decision row; the projections are position-wise, so row t - k depends on row t - k alone.
-* :class:`VectorEncoder`: an MLP over a feature vector (order flow, alternative data) → one token.
+  The readout is computed without materialising the window's spectrum: see :meth:`PriceEncoder.readout`.
+* :class:`VectorEncoder`: an MLP over a feature vector (order flow, alternative data, the account) → one
+  token.
 * :class:`ChartEncoder`: a small CNN after Jiang, Kelly & Xiu ("(Re-)Imag(in)ing Price Trends"): blocks of
   5×3 convolution, LeakyReLU and 2×2 max-pool, then a linear map → one token.
 * :class:`SentimentEncoder`: a linear projection of sentiment features → one token.
@@ -20,8 +22,12 @@ from torch import nn
 from autoperp.brain.zira import ZiraBlock, ZiraConfig, ZiraMode
 from autoperp.core.errors import ConfigError
 
+#: Dtypes the folded ZIRA readout handles; half precision takes the block's own FFT path (float32 FFTs).
+_FOLDED_DTYPES = (torch.float32, torch.float64)
+
 __all__ = [
     "AbsentEmbedding",
+    "AccountEncoder",
     "AltEncoder",
     "ChartEncoder",
     "FlowEncoder",
@@ -64,6 +70,8 @@ class PriceEncoder(nn.Module):
         self.n_recent = n_recent
         self.proj = nn.Linear(n_features, d_model)
         self.zira = ZiraBlock(ZiraConfig(d_model=d_model, window=window, n_regime=n_regime, mode=mode))
+        # Folded kernel reused by calls without autograd while its parameters are unchanged (see readout).
+        self._kernel_cache: tuple[tuple[object, ...], torch.Tensor, torch.Tensor] | None = None
 
     @property
     def n_tokens(self) -> int:
@@ -76,11 +84,128 @@ class PriceEncoder(nn.Module):
                 f"got {tuple(x.shape)}"
             )
         _check_last(x, self.name, self.n_features)
-        h = self.proj(x)
-        readout: torch.Tensor = self.zira(h, regime)[:, None, :]
+        n_regime = self.zira.config.n_regime
+        if regime is not None and tuple(regime.shape) != (x.shape[0], n_regime):
+            raise ConfigError(
+                f"brain/encoders.py: field 'regime' must be ({x.shape[0]}, {n_regime}), got {tuple(regime.shape)}"
+            )
+        readout = self.readout(x, regime)[:, None, :]
         if self.n_recent == 0:
             return readout
-        return torch.cat((readout, h[:, -self.n_recent :, :]), dim=1)
+        # Position-wise projection of the last rows only: equal to slicing the full projection.
+        return torch.cat((readout, self.proj(x[:, -self.n_recent :, :])), dim=1)
+
+    def readout(self, x: torch.Tensor, regime: torch.Tensor | None) -> torch.Tensor:
+        """``zira(proj(x), regime)`` (B, d) at the last position, without the full (B, L, d) sequence.
+
+        * ``"identity"`` / ``"mlp"`` are position-wise: only the last row is projected and transformed.
+        * ``"zira"`` / ``"gfnet"``: the last row of irFFT(rFFT(h)·W·gain) is linear in the window, so with
+          h = proj(x) it equals ``Σ_j g_j · (x.flatten(1) @ K_j)`` for a kernel K (L·F, bands·d) built from
+          the filter, the projection and the FFT bases (:meth:`_spectral_kernel`). One GEMM replaces the
+          projection of all L rows, two FFTs, the output Linear over L rows and an L-row RMSNorm; results
+          equal the FFT path to float rounding (~1e-7 relative in float32, tested).
+        """
+        z = self.zira
+        mode = z.config.mode
+        last: torch.Tensor = self.proj(x[:, -1, :])  # (B, d)
+        if mode == "identity":
+            return last
+        if mode == "mlp":
+            assert z.mlp is not None and z.norm is not None
+            out: torch.Tensor = z.norm(last + z.mlp(last))
+            return out
+        if x.dtype not in _FOLDED_DTYPES or type(self.proj) is not nn.Linear:
+            # Half precision (the block computes its FFTs in float32) or a quantised projection (no float
+            # weight to fold): the block's own path.
+            full: torch.Tensor = z(self.proj(x), regime)
+            return full
+        assert z.out is not None and z.norm is not None
+        batch = x.shape[0]
+        kernel, bias = self._kernel(x.dtype)  # (L·F, J·d), (J, d)
+        n_bands = bias.shape[0]
+        per_band_y = (x.reshape(batch, -1) @ kernel).view(batch, n_bands, -1) + bias  # (B, J, d)
+        if mode == "zira":
+            gains = z.band_gains(regime, batch, x) * z.band_mask(batch, x)  # (B, J), same RNG draws
+            y = torch.bmm(gains[:, None, :], per_band_y)[:, 0, :]
+        else:
+            y = per_band_y[:, 0, :]
+        out = z.norm(last + z.out(y))
+        return out
+
+    def _kernel(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_spectral_kernel`, cached while autograd is off (rollouts, live decisions).
+
+        The cache key holds each parameter's version counter and storage address, which every in-place
+        update (optimiser step, ``load_state_dict``) or re-assignment changes, so a stale kernel is never
+        used; with autograd on the kernel is rebuilt so gradients reach the parameters.
+        """
+        if torch.is_grad_enabled():
+            return self._spectral_kernel(dtype)
+        z = self.zira
+        assert z.filter is not None
+        params = (z.filter, self.proj.weight, self.proj.bias)
+        key = (dtype, *((p._version, p.data_ptr(), p.device) for p in params))
+        cache = self._kernel_cache
+        if cache is None or cache[0] != key:
+            kernel, bias = self._spectral_kernel(dtype)
+            cache = (key, kernel, bias)
+            self._kernel_cache = cache
+        return cache[1], cache[2]
+
+    def _spectral_kernel(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Kernel K (L·F, J·d) and bias (J, d) of the last-position ZIRA output before its Linear.
+
+        y_last[c] = Σ_k g_k (α_k Re(S_k W_kc) + β_k Im(S_k W_kc)), S = rFFT(h) over time, where α, β are
+        irFFT's weights of bin k at the last sample (taken from ``torch.fft`` itself on unit vectors, so
+        the DC and Nyquist conventions match exactly). Writing S_k = Σ_t h_t F_k(t) gives a per-(k, t, c)
+        weight M; summing M over the bins of each band and multiplying in proj's weight gives K. Built
+        from parameters at every call (cheap: independent of the batch), so gradients reach the filter
+        and the projection.
+        """
+        z = self.zira
+        assert z.filter is not None
+        length = self.window
+        bases = _fft_bases(length, dtype, self.proj.weight.device)
+        rfft_basis, alpha, beta = bases  # (L, K) complex, (K,), (K,)
+        weight = torch.view_as_complex(z.filter.to(dtype).contiguous())  # (K, d)
+        fw = rfft_basis.T[:, :, None] * weight[:, None, :]  # (K, L, d): F_k(t) W_kc
+        m = alpha[:, None, None] * fw.real + beta[:, None, None] * fw.imag  # (K, L, d)
+        if z.config.mode == "zira":
+            membership = z.membership.to(dtype)  # (K, J)
+        else:
+            membership = torch.ones(m.shape[0], 1, dtype=dtype, device=m.device)
+        per_band = torch.einsum("kj,ktc->jtc", membership, m)  # (J, L, d)
+        w = self.proj.weight.to(dtype)  # (d, F)
+        kernel = torch.einsum("jtc,cf->tfjc", per_band, w).reshape(length * self.n_features, -1)
+        bias = per_band.sum(1) * self.proj.bias.to(dtype)  # (J, d)
+        return kernel, bias
+
+
+_BASES: dict[tuple[int, torch.dtype, torch.device], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+
+def _fft_bases(
+    length: int, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """rFFT of each unit impulse (L, K), and irFFT's real/imaginary weights of bin k at sample L-1.
+
+    Cached per (length, dtype, device): pure constants, computed by ``torch.fft`` once — as normal tensors
+    even when the first call runs under ``torch.inference_mode`` (an inference tensor cannot enter a later
+    autograd graph).
+    """
+    key = (length, dtype, device)
+    cached = _BASES.get(key)
+    if cached is None:
+        with torch.inference_mode(False), torch.no_grad():
+            eye = torch.eye(length, dtype=dtype, device=device)
+            basis = torch.fft.rfft(eye, dim=1)  # row t: spectrum of the impulse at t
+            n_bins = basis.shape[1]
+            unit = torch.eye(n_bins, dtype=dtype, device=device).to(basis.dtype)
+            alpha = torch.fft.irfft(unit, n=length, dim=1)[:, -1].contiguous()
+            beta = torch.fft.irfft(unit * 1j, n=length, dim=1)[:, -1].contiguous()
+        cached = (basis, alpha, beta)
+        _BASES[key] = cached
+    return cached
 
 
 class VectorEncoder(nn.Module):
@@ -113,6 +238,14 @@ class AltEncoder(VectorEncoder):
 
     def __init__(self, n_features: int, d_model: int) -> None:
         super().__init__("alt", n_features, d_model)
+
+
+class AccountEncoder(VectorEncoder):
+    """The trader's account (exposure / max leverage, unrealised PnL / equity, margin ratio, time to
+    funding) → one token."""
+
+    def __init__(self, n_features: int, d_model: int) -> None:
+        super().__init__("account", n_features, d_model)
 
 
 class SentimentEncoder(nn.Module):

@@ -85,11 +85,17 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         b, s, d = x.shape
-        qkv = self.qkv(x).view(b, s, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        q = apply_rotary(q, cos, sin)
-        k = apply_rotary(k, cos, sin)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=False)
+        qkv = self.qkv(x).view(b, s, 3, self.n_heads, self.head_dim)
+        # rotary on q and k together, on the contiguous qkv block (the same elementwise operations as
+        # apply_rotary, so bit-identical; one pass instead of two permuted copies)
+        half = self.head_dim // 2
+        qk = qkv[:, :, :2]
+        x1, x2 = qk[..., :half], qk[..., half:]
+        c = cos.to(x.dtype)[None, :, None, None, :]
+        sn = sin.to(x.dtype)[None, :, None, None, :]
+        qk = torch.cat((x1 * c - x2 * sn, x1 * sn + x2 * c), dim=-1).permute(2, 0, 3, 1, 4)
+        v = qkv[:, :, 2].transpose(1, 2)
+        y = F.scaled_dot_product_attention(qk[0], qk[1], v, is_causal=False)
         out: torch.Tensor = self.out(y.transpose(1, 2).reshape(b, s, d))
         return out
 

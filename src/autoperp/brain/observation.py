@@ -16,7 +16,7 @@ from autoperp.core.errors import ConfigError
 
 #: Maskable modalities, in the order the policy builds tokens for them. ``regime`` is always required: it
 #: is computed from price alone and conditions the ZIRA band gains.
-MODALITIES: tuple[str, ...] = ("day", "slow", "alt", "fast", "flow", "chart", "sentiment")
+MODALITIES: tuple[str, ...] = ("day", "slow", "alt", "fast", "flow", "chart", "sentiment", "account")
 
 #: Rank of each tensor field including the batch dimension.
 _RANKS: dict[str, int] = {
@@ -28,6 +28,7 @@ _RANKS: dict[str, int] = {
     "alt": 2,
     "chart": 4,
     "sentiment": 2,
+    "account": 2,
 }
 
 
@@ -42,6 +43,9 @@ class Observation:
     * ``alt`` (B, F_alt): alternative data (funding, mark/index basis, open interest).
     * ``chart`` (B, 1, 64, 60): OHLC bar images (Jiang, Kelly & Xiu).
     * ``sentiment`` (B, F_sent): text sentiment scores or embeddings.
+    * ``account`` (B, 4): the trader's own state — exposure / max leverage (signed), unrealised PnL /
+      equity, margin ratio (maintenance margin / balance, 0 when flat), time to the next funding in units
+      of 8 h.
     * ``presence``: optional ``{modality: (B,) bool}``; False = absent in that row.
     """
 
@@ -53,6 +57,7 @@ class Observation:
     alt: torch.Tensor | None = None
     chart: torch.Tensor | None = None
     sentiment: torch.Tensor | None = None
+    account: torch.Tensor | None = None
     presence: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -2,10 +2,15 @@
 
 Token sequence, in order (one token each unless noted)::
 
-    [decision; day, slow, regime, alt (slow context); fast (+ n_recent_tokens), flow (fast); chart; sentiment]
+    [decision; day, slow, regime, alt (slow context); fast (+ n_recent_tokens), flow (fast); chart; sentiment;
+     account]
 
 Each token gets a token-type embedding; a modality that is absent in a row, or switched off in the config,
 is replaced by its learned absent embedding. The backbone is read out at the decision token.
+
+Constant tokens (the decision token, absent embeddings of switched-off or missing modalities) get their
+type embedding once per call on a (1, d) row and are broadcast, and an encoder runs only where its field is
+given; the result equals building every token then adding type embeddings, element for element.
 
 Actions are target positions in [-1, 1] as a fraction of the allowed leverage (the caller multiplies by
 ``max_leverage``):
@@ -31,6 +36,7 @@ from torch import nn
 
 from autoperp.brain.encoders import (
     AbsentEmbedding,
+    AccountEncoder,
     AltEncoder,
     ChartEncoder,
     FlowEncoder,
@@ -54,7 +60,7 @@ __all__ = [
     "random_observation",
 ]
 
-Modality = Literal["day", "slow", "alt", "fast", "flow", "chart", "sentiment"]
+Modality = Literal["day", "slow", "alt", "fast", "flow", "chart", "sentiment", "account"]
 
 #: HRM carry when the backbone is "hrm"; None for the stateless flat backbone.
 PolicyCarry = HRMCarry | None
@@ -94,6 +100,9 @@ class PolicyConfig(BaseModel):
     flow_features: int = Field(6, gt=0)
     alt_features: int = Field(4, gt=0)
     sentiment_features: int = Field(4, gt=0)
+    account_features: int = Field(
+        4, gt=0, description="account vector: exposure, uPnL, margin ratio, funding eta"
+    )
     chart_channels: tuple[int, ...] = (8, 16, 32)
     chart_height: int = Field(64, gt=0)
     chart_width: int = Field(60, gt=0)
@@ -112,7 +121,7 @@ class PolicyConfig(BaseModel):
 
     def n_tokens(self) -> int:
         """Length of the token sequence (switched-off modalities keep their absent tokens)."""
-        return 9 + self.n_recent_tokens
+        return 10 + self.n_recent_tokens
 
     def hrm_config(self) -> HRMConfig:
         return HRMConfig(
@@ -172,13 +181,15 @@ class Policy(nn.Module):
                 self.encoders["chart"] = ChartEncoder(d, c.chart_channels, c.chart_height, c.chart_width)
             if "sentiment" in on:
                 self.encoders["sentiment"] = SentimentEncoder(c.sentiment_features, d)
+            if "account" in on:
+                self.encoders["account"] = AccountEncoder(c.account_features, d)
             self.absent = nn.ModuleDict({m: AbsentEmbedding(self._tokens_of(m), d) for m in MODALITIES})
             self.decision = nn.Parameter(torch.randn(1, 1, d) * 0.5)
             self.regime_proj = nn.Linear(c.n_regime, d)
             # Type ids follow the token order of the module docstring: one type per slot kind.
-            ids = [0, 1, 2, 3, 4, 5] + [6] * c.n_recent_tokens + [7, 8, 9]
+            ids = [0, 1, 2, 3, 4, 5] + [6] * c.n_recent_tokens + [7, 8, 9, 10]
             self.register_buffer("type_ids", torch.tensor(ids, dtype=torch.long), persistent=False)
-            self.types = TokenTypeEmbedding(10, d)
+            self.types = TokenTypeEmbedding(11, d)
             self.hrm: HRM | None = None
             self.flat: nn.Module | None = None
             if c.backbone == "hrm":
@@ -202,21 +213,33 @@ class Policy(nn.Module):
 
     # -- tokens ------------------------------------------------------------------------------------------
 
-    def _modality_tokens(self, obs: Observation, name: str) -> torch.Tensor:
-        present = obs.present(name)
+    def _modality_tokens(self, obs: Observation, name: str, type_vec: torch.Tensor) -> torch.Tensor:
+        """Tokens of one modality (B, n, d) with its type embedding ``type_vec`` (n, d) added."""
+        b = obs.batch
         value = getattr(obs, name)
         encoder = self.encoders[name] if name in self.encoders else None  # noqa: SIM401 (ModuleDict)
+        absent_weight: torch.Tensor = self.absent[name].weight  # type: ignore[assignment]
+        absent = absent_weight + type_vec  # (n, d)
         if encoder is None or value is None:
-            absent: torch.Tensor = self.absent[name](None, present)
-            return absent
+            return absent[None].expand(b, -1, -1)
+        mask = obs.presence.get(name)
+        if mask is None:
+            # Present in every row: no masking, so the encoder sees the field as given.
+            return self._encode(encoder, value, obs.regime) + type_vec
+        present = mask.to(value.device)
         # Absent rows are encoded from zeros: NaNs there must not reach the gradients of shared weights.
-        mask = present.view(-1, *([1] * (value.dim() - 1)))
-        clean = torch.where(mask, value, torch.zeros((), dtype=value.dtype, device=value.device))
-        if isinstance(encoder, PriceEncoder):
-            tokens = encoder(clean, obs.regime)
-        else:
-            tokens = encoder(clean)
-        out: torch.Tensor = self.absent[name](tokens, present)
+        clean = torch.where(
+            present.view(-1, *([1] * (value.dim() - 1))),
+            value,
+            torch.zeros((), dtype=value.dtype, device=value.device),
+        )
+        tokens = self._encode(encoder, clean, obs.regime) + type_vec
+        # torch.where, not a blend: an absent row's input values cannot leak into its tokens.
+        return torch.where(present[:, None, None], tokens, absent.to(tokens.dtype))
+
+    @staticmethod
+    def _encode(encoder: nn.Module, value: torch.Tensor, regime: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = encoder(value, regime) if isinstance(encoder, PriceEncoder) else encoder(value)
         return out
 
     def tokens(self, obs: Observation) -> torch.Tensor:
@@ -227,19 +250,21 @@ class Policy(nn.Module):
                 f"brain/policy.py: field 'regime' has {obs.regime.shape[1]} features, expected {c.n_regime}"
             )
         b = obs.batch
+        emb = self.types.table(self.type_ids)  # (S, d): the type embedding of every slot
+        f = 6 + c.n_recent_tokens  # slot after the fast tokens
         parts = [
-            self.decision.expand(b, -1, -1),
-            self._modality_tokens(obs, "day"),
-            self._modality_tokens(obs, "slow"),
-            self.regime_proj(obs.regime)[:, None, :],
-            self._modality_tokens(obs, "alt"),
-            self._modality_tokens(obs, "fast"),
-            self._modality_tokens(obs, "flow"),
-            self._modality_tokens(obs, "chart"),
-            self._modality_tokens(obs, "sentiment"),
+            (self.decision + emb[0]).expand(b, -1, -1),
+            self._modality_tokens(obs, "day", emb[1:2]),
+            self._modality_tokens(obs, "slow", emb[2:3]),
+            (self.regime_proj(obs.regime) + emb[3])[:, None, :],
+            self._modality_tokens(obs, "alt", emb[4:5]),
+            self._modality_tokens(obs, "fast", emb[5:f]),
+            self._modality_tokens(obs, "flow", emb[f : f + 1]),
+            self._modality_tokens(obs, "chart", emb[f + 1 : f + 2]),
+            self._modality_tokens(obs, "sentiment", emb[f + 2 : f + 3]),
+            self._modality_tokens(obs, "account", emb[f + 3 : f + 4]),
         ]
-        out: torch.Tensor = self.types(torch.cat(parts, dim=1), self.type_ids)
-        return out
+        return torch.cat(parts, dim=1)
 
     # -- carry -------------------------------------------------------------------------------------------
 
@@ -351,4 +376,5 @@ def random_observation(
         alt=normal(batch, c.alt_features),
         chart=torch.rand(batch, 1, c.chart_height, c.chart_width, generator=generator),
         sentiment=normal(batch, c.sentiment_features),
+        account=normal(batch, c.account_features),
     )

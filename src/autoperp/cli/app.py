@@ -20,6 +20,7 @@ from autoperp.cli import (
     ledger_command,
     lookahead_command,
     pretrain_command,
+    train_command,
 )
 from autoperp.core.errors import AutoperpError
 
@@ -39,6 +40,7 @@ for module in (
     lookahead_command,
     evaluate_command,
     pretrain_command,
+    train_command,
 ):
     module.register(app)
 

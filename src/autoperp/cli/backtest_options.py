@@ -40,7 +40,11 @@ StrategyPathOption = Annotated[
     Path | None, typer.Option("--strategy-path", help="Python file holding a strategy class.")
 ]
 ModelOption = Annotated[
-    str | None, typer.Option("--model", help="Registered model id (arrives with the RL issue).")
+    str | None,
+    typer.Option(
+        "--model",
+        help="Trained model id (user_data/models/<id>, from `autoperp train`) instead of a strategy.",
+    ),
 ]
 ParamsOption = Annotated[
     list[str] | None, typer.Option("--param", help="Strategy parameter KEY=VALUE (repeatable).")
@@ -116,15 +120,6 @@ def command_config(config: Path | None, userdir: Path | None, timeframe: str) ->
     return cfg
 
 
-def refuse_model(model: str | None, doing: str) -> None:
-    """``--model`` waits for the registry: a :class:`UsageError` saying ``doing`` (e.g. "evaluating")
-    registered models is not available yet."""
-    if model is not None:
-        raise UsageError(
-            f"--model {model}: {doing} registered models is not available until the RL issue lands"
-        )
-
-
 def _param_value(text: str) -> Any:
     low = text.strip().lower()
     if low in ("true", "false"):
@@ -164,14 +159,15 @@ def resolve_strategy(name: str | None, path: Path | None, params: list[str] | No
 
 def sim_config(
     *,
+    base: SimConfig | None = None,
     leverage: float | None,
     fee: float | None,
     margin_mode: MarginMode | None,
     initial_cash: float | None,
     delay_bars: int | None,
 ) -> SimConfig:
-    """SimConfig from the cost options that were given (the others keep its defaults); a bad value is one
-    line naming its option."""
+    """SimConfig from the cost options that were given (the others keep ``base``'s values, or the
+    defaults); a bad value is one line naming its option."""
     given = {
         "initial_cash": initial_cash,
         "leverage": leverage,
@@ -180,7 +176,8 @@ def sim_config(
         "delay_bars": delay_bars,
     }
     try:
-        return SimConfig(**{k: v for k, v in given.items() if v is not None})
+        kept = base.model_dump() if base is not None else {}
+        return SimConfig(**{**kept, **{k: v for k, v in given.items() if v is not None}})
     except PydanticValidationError as e:
         err = e.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else ""

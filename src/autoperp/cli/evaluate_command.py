@@ -35,10 +35,13 @@ from autoperp.backtest.evaluation import (
 )
 from autoperp.backtest.evaluation.ledger_entry import check_vault_unused, strategy_model_id
 from autoperp.backtest.evaluation.vault import default_vault_dir, load_vault
+from autoperp.backtest.strategy import Strategy
 from autoperp.cli import backtest_options as opt
+from autoperp.cli.model_options import model_sim_config, model_strategy
 from autoperp.cli.options import CONFIG_OPTION
 from autoperp.core.errors import UsageError
 from autoperp.core.time import TimeRange
+from autoperp.learn.model_strategy import MODEL_NOTES, ModelStrategy
 from autoperp.metrics.ledger import TrialLedger
 
 
@@ -128,7 +131,6 @@ def evaluate(
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     """Walk-forward / CPCV evaluation after costs with DSR, PBO and the baselines; writes HTML and JSON."""
-    opt.refuse_model(model, "evaluating")
     cfg = opt.command_config(config, userdir, timeframe)
     if vault_dir is not None and not vault:
         raise UsageError("--vault-dir is only read with --vault")
@@ -147,11 +149,23 @@ def evaluate(
         test_groups=test_groups,
         pbo_partitions=pbo_partitions,
     )
-    sim = opt.sim_config(
-        leverage=leverage, fee=fee, margin_mode=margin_mode, initial_cash=initial_cash, delay_bars=delay_bars
-    )
+    costs: dict[str, Any] = {
+        "leverage": leverage,
+        "fee": fee,
+        "margin_mode": margin_mode,
+        "initial_cash": initial_cash,
+        "delay_bars": delay_bars,
+    }
     symbols = opt.parse_pairs(pairs)
-    strat = opt.resolve_strategy(strategy, strategy_path, params)
+    strat: Strategy
+    if model is not None:
+        strat, loaded = model_strategy(
+            model, cfg.data.user_data_dir, strategy=strategy, strategy_path=strategy_path, params=params
+        )
+        sim = model_sim_config(loaded, **costs)
+    else:
+        strat = opt.resolve_strategy(strategy, strategy_path, params)
+        sim = opt.sim_config(**costs)
     ledger = TrialLedger.in_user_data(cfg.data.user_data_dir)
     tr = TimeRange.parse(timerange)
     console = Console()
@@ -163,6 +177,8 @@ def evaluate(
         data = load_vault(where, symbols, timeframe, tr, cfg.validation)
     else:
         data = opt.load_data(cfg, symbols, timeframe, tr, exchange, files)
+    if isinstance(strat, ModelStrategy):
+        strat.bind_markets(data.markets)
     ev = evaluate_strategy(
         strat,
         data.markets,
@@ -175,6 +191,8 @@ def evaluate(
         progress=lambda msg: console.print(f"[dim]{escape(msg)}[/]"),
     )
     ev.notes.extend(n for n in data.notes if n not in ev.notes)
+    if isinstance(strat, ModelStrategy):
+        ev.notes.extend(MODEL_NOTES)
     print_evaluation(ev, console)
     out_dir = export_dir if export_dir is not None else cfg.data.user_data_dir / "evaluation_results"
     for kind, path in write_evaluation(ev, out_dir, html=not no_html).items():

@@ -23,10 +23,13 @@ from rich.table import Table
 
 from autoperp.backtest.lookahead import LookaheadReport, analyse_lookahead
 from autoperp.backtest.market_data import market_data_from_sim
+from autoperp.backtest.strategy import Strategy
 from autoperp.cli import backtest_options as opt
+from autoperp.cli.model_options import model_strategy
 from autoperp.cli.options import CONFIG_OPTION
 from autoperp.core.errors import UsageError
 from autoperp.core.time import TimeRange, format_ms
+from autoperp.learn.model_strategy import ModelStrategy
 
 
 def _value(x: float) -> str:
@@ -125,20 +128,33 @@ def lookahead_analysis(
     config: Path | None = CONFIG_OPTION,
 ) -> None:
     """Recompute a strategy on history cut at random bars; exit 1 if any value at t changes."""
-    opt.refuse_model(model, "analysing")
     cfg = opt.command_config(config, userdir, timeframe)
     if points < 1:
         raise UsageError(f"--points must be at least 1, got {points}")
     files = opt.DataFiles.of(datafile, datafile_mark, datafile_funding)
     files.refuse_vault()
     symbols = opt.parse_pairs(pairs)
-    strat = opt.resolve_strategy(strategy, strategy_path, params)
+    strat: Strategy
+    if model is not None:
+        strat, _ = model_strategy(
+            model, cfg.data.user_data_dir, strategy=strategy, strategy_path=strategy_path, params=params
+        )
+    else:
+        strat = opt.resolve_strategy(strategy, strategy_path, params)
     data = opt.load_data(cfg, symbols, timeframe, TimeRange.parse(timerange), exchange, files)
+    if isinstance(strat, ModelStrategy):
+        # a model decides over the whole series (its account is part of what it sees): no decide()
+        strat.bind_markets(data.markets)
     console = Console()
     reports = []
     for market in data.markets:
         report = analyse_lookahead(
-            strat, market_data_from_sim(market), points, seed, features=not no_features
+            strat,
+            market_data_from_sim(market),
+            points,
+            seed,
+            features=not no_features,
+            decide_points=0 if isinstance(strat, ModelStrategy) else None,
         )
         _print(report, console, show)
         reports.append(report)

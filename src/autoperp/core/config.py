@@ -119,6 +119,20 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def read_toml(path: Path | str) -> dict[str, Any]:
+    """The TOML file ``path`` as a dict; :class:`ConfigError` naming the file when it is missing,
+    unreadable or not TOML."""
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e.strerror}") from None
+
+
 def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> AppConfig:
     """Load ``path`` (TOML; optional) and apply environment overrides.
 
@@ -127,14 +141,8 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
     raw: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        p = Path(path)
-        source = str(p)
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{p}: config file not found") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{p}: not valid TOML: {e}") from None
+        source = str(path)
+        raw = read_toml(path)
     env = env_overrides(os.environ if environ is None else environ)
     if env:
         source += " + environment"

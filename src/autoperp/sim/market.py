@@ -18,7 +18,10 @@ from numba import njit
 from autoperp.core.errors import ValidationError
 from autoperp.sim import layout as L
 
-__all__ = ["SETTLE_TOLERANCE_MS", "SimMarket", "build_market", "causal_sigma"]
+__all__ = ["EXTRA_COLUMNS", "SETTLE_TOLERANCE_MS", "SimMarket", "build_market", "causal_sigma"]
+
+#: Candle columns the kernel never reads but features do (order flow); kept per bar when the candles have them.
+EXTRA_COLUMNS = ("taker_buy_volume", "trades")
 
 SETTLE_TOLERANCE_MS = 1_000
 DEFAULT_SIGMA_HALFLIFE = 60  # bars
@@ -36,6 +39,8 @@ class SimMarket:
     mark_source: str = "trade"  # "mark" when mark-price bars were given for every bar
     funding_source: str = "none"  # "funding mark_price", "mark open", "trade close", "mixed", "none"
     n_settlements: int = 0
+    #: per-bar float64 columns of :data:`EXTRA_COLUMNS` present in the candles (order-flow features)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
@@ -57,6 +62,7 @@ class SimMarket:
             mark_source=self.mark_source,
             funding_source=self.funding_source,
             n_settlements=int(np.count_nonzero(~np.isnan(fund))),
+            extras={k: v[start:stop].copy() for k, v in self.extras.items()},
         )
 
 
@@ -217,8 +223,17 @@ def build_market(
         if s.shape != (n,) or not np.all(np.isfinite(s) & (s >= 0)):
             raise ValidationError(f"{what}: spread must be {n} finite values ≥ 0 (fraction of price)")
         data[L.M_SPREAD] = s
+    extras = {k: candles[k].to_numpy(np.float64, copy=True) for k in EXTRA_COLUMNS if k in candles.columns}
     return SimMarket(
-        ts, np.ascontiguousarray(data), symbol, timeframe, notes, mark_source, funding_source, n_settle
+        ts,
+        np.ascontiguousarray(data),
+        symbol,
+        timeframe,
+        notes,
+        mark_source,
+        funding_source,
+        n_settle,
+        extras,
     )
 
 
