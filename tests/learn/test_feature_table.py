@@ -37,7 +37,7 @@ def test_shapes_groups_and_bounds(series) -> None:
     eta = t.funding_eta[0]
     assert (eta >= 0).all() and (eta <= 1.0 + 1e-6).all()
     assert np.isclose(eta[100] - eta[101], 1 / 480, atol=1e-6) or eta[101] > eta[100]
-    no_flow = build_feature_table([m], None, SPEC)
+    no_flow = build_feature_table([m], [{}], SPEC)  # frames given, without flow columns
     assert not no_flow.has_flow and (no_flow.bars[0, :, list(no_flow.groups["flow"])] == 0).all()
 
 
@@ -85,3 +85,16 @@ def test_concat_and_errors(series) -> None:
         build_feature_table([m], [{}, {}], SPEC)
     with pytest.raises(ValidationError, match="window_group"):
         a.group("nope")
+
+
+def test_without_frames_the_markets_own_flow_columns_are_used() -> None:
+    from autoperp.data.synthetic import generate_series
+    from autoperp.sim.market import build_market
+
+    s = generate_series(3_000, seed=4)
+    m = build_market(s.candles.frame, symbol="SYN", timeframe="1m")
+    spec = TableSpec()
+    implicit = build_feature_table([m], None, spec)
+    explicit = build_feature_table([m], [m.extras], spec)
+    assert implicit.has_flow and explicit.has_flow
+    np.testing.assert_array_equal(implicit.bars, explicit.bars)

@@ -116,7 +116,7 @@ def test_torch_and_numpy_inputs_agree_and_policy_runs(table: FeatureTable) -> No
 
 
 def test_table_without_flow_leaves_flow_absent(parts: list[tuple[Any, dict[str, np.ndarray]]]) -> None:
-    table = build_feature_table([m for m, _ in parts], None, SPEC)
+    table = build_feature_table([m for m, _ in parts], [{} for _ in parts], SPEC)
     assert not table.has_flow
     obs = ObservationGather(table, PolicyConfig(**TINY))(*_queries(table, 4))
     assert obs.flow is None and not bool(obs.present("flow").any())

@@ -5,7 +5,8 @@ evaluation of the saved model against the baselines (the path of ``autoperp trai
 The market (``data.synthetic_edge``) has persistent trends readable from the taker-buy share, so a small
 policy can learn something real in well under a minute; the held-out series has a seed training never
 saw. The self-checks: the model directory reloads to the same decisions, the environment's reward sums
-to the log growth of equity, and the evaluation is recorded in the trial ledger under the model's id.
+to the log growth of equity, the model's held-out Sharpe after costs is positive, and training and
+evaluation are recorded in the trial ledger.
 """
 
 from __future__ import annotations
@@ -173,6 +174,8 @@ def run_rl_stage(user_data: Path, console: Console) -> RLStageResult:
         f"held-out series (seed {HELD_OUT_SEED}), whole span after warm-up: model Sharpe "
         f"{result.oos_sharpe:.2f}, oracle (knows the latent regime) {result.oracle_sharpe:.2f}"
     )
+    # a positive held-out Sharpe after costs: the planted edge was learned, not just the pipeline run
+    result.checks["learned_an_edge_out_of_sample"] = bool(result.oos_sharpe > 0.0)
     kinds = [(r.kind.value, r.model_id) for r in ledger.records()]
     result.checks["train_and_evaluation_in_the_ledger"] = ("train", run.model_id) in kinds and any(
         k == "evaluate" for k, _ in kinds

@@ -279,7 +279,8 @@ def _series_features(m: SimMarket, frame: Mapping[str, np.ndarray] | None, spec:
 def build_feature_table(
     markets: Sequence[SimMarket], frames: Sequence[Mapping[str, np.ndarray]] | None, spec: TableSpec
 ) -> FeatureTable:
-    """The feature table of ``markets`` (one series each); ``frames[i]`` may carry ``taker_buy_volume``
+    """The feature table of ``markets`` (one series each); ``frames[i]`` (default: the market's own
+    ``extras``) may carry ``taker_buy_volume``
     and ``trades`` (arrays of the market's length) for the flow group.
 
     ``warmup`` is the largest per-series warm-up; a series shorter than it has no usable bar (the env says so).
@@ -295,7 +296,9 @@ def build_feature_table(
         if len(m) < 2:
             raise ValidationError(f"learn/feature_table.py: market {i} has {len(m)} bars", field="markets")
         tf_ms = timeframe_ms(m.timeframe) if m.timeframe else int(np.median(np.diff(m.ts)))
-        parts.append(_series_features(m, None if frames is None else frames[i], spec, tf_ms))
+        # without frames, the order-flow columns the candles carried (``SimMarket.extras``) are used
+        extra = m.extras if frames is None else frames[i]
+        parts.append(_series_features(m, extra or None, spec, tf_ms))
     s = len(markets)
     n_max = max(len(m) for m in markets)
     n_slow = max(1, max(p[1].shape[0] for p in parts))
