@@ -35,9 +35,8 @@ from autoperp.backtest.evaluation import (
 )
 from autoperp.backtest.evaluation.ledger_entry import check_vault_unused, strategy_model_id
 from autoperp.backtest.evaluation.vault import default_vault_dir, load_vault
-from autoperp.backtest.strategy import Strategy
 from autoperp.cli import backtest_options as opt
-from autoperp.cli.model_options import model_sim_config, model_strategy
+from autoperp.cli.model_options import strategy_or_model
 from autoperp.cli.options import CONFIG_OPTION
 from autoperp.core.errors import UsageError
 from autoperp.core.time import TimeRange
@@ -149,23 +148,19 @@ def evaluate(
         test_groups=test_groups,
         pbo_partitions=pbo_partitions,
     )
-    costs: dict[str, Any] = {
-        "leverage": leverage,
-        "fee": fee,
-        "margin_mode": margin_mode,
-        "initial_cash": initial_cash,
-        "delay_bars": delay_bars,
-    }
     symbols = opt.parse_pairs(pairs)
-    strat: Strategy
-    if model is not None:
-        strat, loaded = model_strategy(
-            model, cfg.data.user_data_dir, strategy=strategy, strategy_path=strategy_path, params=params
-        )
-        sim = model_sim_config(loaded, **costs)
-    else:
-        strat = opt.resolve_strategy(strategy, strategy_path, params)
-        sim = opt.sim_config(**costs)
+    strat, loaded = strategy_or_model(
+        model, cfg.data.user_data_dir, strategy=strategy, strategy_path=strategy_path, params=params
+    )
+    # a model is evaluated under the costs it was trained with, unless the options say otherwise
+    sim = opt.sim_config(
+        base=loaded.env_config().sim if loaded else None,
+        leverage=leverage,
+        fee=fee,
+        margin_mode=margin_mode,
+        initial_cash=initial_cash,
+        delay_bars=delay_bars,
+    )
     ledger = TrialLedger.in_user_data(cfg.data.user_data_dir)
     tr = TimeRange.parse(timerange)
     console = Console()

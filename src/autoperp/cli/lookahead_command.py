@@ -23,9 +23,8 @@ from rich.table import Table
 
 from autoperp.backtest.lookahead import LookaheadReport, analyse_lookahead
 from autoperp.backtest.market_data import market_data_from_sim
-from autoperp.backtest.strategy import Strategy
 from autoperp.cli import backtest_options as opt
-from autoperp.cli.model_options import model_strategy
+from autoperp.cli.model_options import strategy_or_model
 from autoperp.cli.options import CONFIG_OPTION
 from autoperp.core.errors import UsageError
 from autoperp.core.time import TimeRange, format_ms
@@ -134,13 +133,9 @@ def lookahead_analysis(
     files = opt.DataFiles.of(datafile, datafile_mark, datafile_funding)
     files.refuse_vault()
     symbols = opt.parse_pairs(pairs)
-    strat: Strategy
-    if model is not None:
-        strat, _ = model_strategy(
-            model, cfg.data.user_data_dir, strategy=strategy, strategy_path=strategy_path, params=params
-        )
-    else:
-        strat = opt.resolve_strategy(strategy, strategy_path, params)
+    strat, _ = strategy_or_model(
+        model, cfg.data.user_data_dir, strategy=strategy, strategy_path=strategy_path, params=params
+    )
     data = opt.load_data(cfg, symbols, timeframe, TimeRange.parse(timerange), exchange, files)
     if isinstance(strat, ModelStrategy):
         # a model decides over the whole series (its account is part of what it sees): no decide()

@@ -109,11 +109,12 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return tree
 
 
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+def merge_nested(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``extra``, recursing into tables both have (config layering)."""
     out = dict(base)
     for k, v in extra.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+            out[k] = merge_nested(out[k], v)
         else:
             out[k] = v
     return out
@@ -147,7 +148,7 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
     if env:
         source += " + environment"
     try:
-        return AppConfig.model_validate(_merge(raw, env))
+        return AppConfig.model_validate(merge_nested(raw, env))
     except PydanticValidationError as e:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"])

@@ -498,21 +498,7 @@ def _symbol(
     logit = p.taker_bias + p.taker_sensitivity * loc + noise_sd * rng.standard_normal(n)
     share = 1.0 / (1.0 + np.exp(-logit))
     taker = share * volume
-    vwap = 0.25 * (open_ + high + low + close)
-    candles = pd.DataFrame(
-        {
-            "ts": ts,
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "volume": volume,
-            "quote_volume": volume * vwap,
-            "trades": trades,
-            "taker_buy_volume": taker,
-            "taker_buy_quote_volume": taker * vwap,
-        }
-    )
+    candles = candle_frame(ts, open_, high, low, close, volume, trades, taker)
 
     # -- basis and mark
     mom = _ema_sum(r, float(0.5 ** (bar_h / p.basis_momentum_halflife_h)))
@@ -567,6 +553,34 @@ def _funding(
 
 
 # --------------------------------------------------------------------------------------------- public
+
+
+def candle_frame(
+    ts: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    trades: np.ndarray,
+    taker: np.ndarray,
+) -> pd.DataFrame:
+    """Binance-kline columns of generated bars; quote volumes at the bar's OHLC average price."""
+    vwap = 0.25 * (open_ + high + low + close)
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": volume,
+            "quote_volume": volume * vwap,
+            "trades": trades,
+            "taker_buy_volume": taker,
+            "taker_buy_quote_volume": taker * vwap,
+        }
+    )
 
 
 def generate_market(

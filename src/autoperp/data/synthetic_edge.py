@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autoperp.core.errors import UsageError
 from autoperp.core.timeframes import timeframe_ms
+from autoperp.data.synthetic import candle_frame
 
 __all__ = [
     "EDGE_REGIME_NAMES",
@@ -240,22 +241,8 @@ def _generate(
     ).astype(np.int64)
     logit = params.flow_signal * _DIRECTION[regime] + params.flow_noise * g_flow.standard_normal(n)
     taker = volume / (1.0 + np.exp(-logit))
-    vwap = 0.25 * (open_ + high + low + close)
     ts = np.int64(start_ms) + np.arange(n, dtype=np.int64) * np.int64(bar_ms)
-    candles = pd.DataFrame(
-        {
-            "ts": ts,
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "volume": volume,
-            "quote_volume": volume * vwap,
-            "trades": trades,
-            "taker_buy_volume": taker,
-            "taker_buy_quote_volume": taker * vwap,
-        }
-    )
+    candles = candle_frame(ts, open_, high, low, close, volume, trades, taker)
     return EdgeSeries(
         candles=candles,
         regime=regime,

@@ -86,7 +86,8 @@ def scenario_series(
     out_frames: list[dict[str, np.ndarray]] = []
     for i, m in enumerate(markets):
         for name in names:
-            market, extra = _variant(m, None if frames is None else frames[i], name, rng)
+            # without frames, the order-flow columns the market carried (``SimMarket.extras``)
+            market, extra = _variant(m, m.extras if frames is None else frames[i], name, rng)
             out.append(market)
             out_frames.append(extra)
     return out, out_frames

@@ -120,10 +120,6 @@ def split_markets(
     return train, val, first
 
 
-def _frames(markets: list[SimMarket]) -> list[Mapping[str, np.ndarray]]:
-    return [m.extras for m in markets]
-
-
 def policy_config_for(config: TrainConfig, table: FeatureTable) -> PolicyConfig:
     """The preset with overrides, its input widths set from ``table`` and its modalities cut to those the
     table feeds (flow only when the data has taker-buy volume and trade counts)."""
@@ -189,13 +185,13 @@ def run_train(
     markets, sources = load_markets(config)
     if not markets:
         raise UsageError("no training series were loaded")
-    probe = build_feature_table(markets, _frames(markets), config.table)
+    probe = build_feature_table(markets, None, config.table)
     train_m, val_m, first = split_markets(
         markets, config.split.validation_fraction, config.split.embargo_bars, probe.warmup
     )
-    table = build_feature_table(train_m, _frames(train_m), config.table)
+    table = build_feature_table(train_m, None, config.table)
     pcfg = policy_config_for(config, table)
-    env = VecTradingEnv(train_m, table, config.env, n_envs=ppo.n_envs, seed=ppo.seed, frames=_frames(train_m))
+    env = VecTradingEnv(train_m, table, config.env, n_envs=ppo.n_envs, seed=ppo.seed)
     gather = ObservationGather(env.table, pcfg, ppo.device)
     policy = Policy(pcfg)
     model_id = make_model_id(config.policy.preset, config)

@@ -27,7 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from autoperp.brain import presets
 from autoperp.brain.policy import PolicyConfig
-from autoperp.core.config import ENV_PREFIX, env_overrides, read_toml
+from autoperp.core.config import ENV_PREFIX, env_overrides, merge_nested, read_toml
 from autoperp.core.errors import ConfigError
 from autoperp.learn.env_config import EnvConfig
 from autoperp.learn.feature_table import TableSpec
@@ -96,13 +96,6 @@ class TrainConfig(_Section):
     split: SplitSection = SplitSection()
 
 
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def load_train_config(
     path: Path | str | None = None,
     environ: Mapping[str, str] | None = None,
@@ -120,7 +113,7 @@ def load_train_config(
     # AppConfig's [data] has only user_data_dir and exchange, both ours too; its other sections are its own.
     if ours:
         source += " + environment"
-    merged = _merge(_merge(raw, ours), overrides or {})
+    merged = merge_nested(merge_nested(raw, ours), overrides or {})
     try:
         return TrainConfig.model_validate(merged)
     except PydanticValidationError as e:
